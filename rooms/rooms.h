@@ -1,0 +1,131 @@
+/* rooms.h — rooms, participants and their presence.
+ *
+ * The control plane of a room (roster, roles, capacity, lock, chat, booked
+ * slot) lives on the main thread, beside signaling; each room is pinned at
+ * creation to one media worker, where its media plane will run, so that all
+ * packets of a room stay on one thread. Rooms know nothing of WebSockets:
+ * they reach a participant's client through a tb_participant_sink.
+ *
+ * Threads: every function here is main-thread only.
+ */
+#ifndef TB_ROOMS_H
+#define TB_ROOMS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "recorder.h"
+
+G_BEGIN_DECLS
+
+typedef struct tb_rooms tb_rooms;
+typedef struct tb_room tb_room;
+typedef struct tb_participant tb_participant;
+
+typedef enum {
+	TB_ROOM_KIND_COACHING = 0,
+	TB_ROOM_KIND_WORKSHOP,
+} tb_room_kind;
+
+/* Parses "coaching" | "workshop"; returns FALSE otherwise. */
+bool tb_room_kind_from_string(const char *s, tb_room_kind *out);
+const char *tb_room_kind_to_string(tb_room_kind kind);
+
+/* How the rooms reach one participant's client. */
+typedef struct tb_participant_sink {
+	/* Delivers event NAME with DATA (transfer none) to the client. */
+	void (*event)(void *conn, const char *name, json_t *data);
+	/* The server removed the participant (REASON: "replaced", "shutdown",
+	 * "room-closed"); it is freed right after this returns, so CONN must
+	 * forget it. Not called for tb_participant_leave. */
+	void (*removed)(void *conn, tb_participant *participant, const char *reason);
+} tb_participant_sink;
+
+typedef struct tb_rooms_config {
+	int coaching_capacity;
+	int workshop_capacity;
+	int max_rooms;
+	int slot_warning_s;
+} tb_rooms_config;
+
+/* Returns a new registry (transfer full). WORKERS (transfer none, N_WORKERS
+ * >= 1) must outlive it; CATALOG (nullable, transfer none) receives sessions
+ * and attendance; CLOCK (nullable: the default clock). */
+tb_rooms *tb_rooms_new(const tb_rooms_config *config, tb_worker *const *workers, unsigned n_workers,
+		       tb_catalog *catalog, const tb_clock *clock);
+/* Removes every participant (reason "shutdown") and ends every session;
+ * from then on joins and creations fail with TB_EFULL. Idempotent. */
+void tb_rooms_close(tb_rooms *rooms);
+/* Closes (as above) and frees the registry. NULL is ignored. */
+void tb_rooms_free(tb_rooms *rooms);
+
+typedef struct tb_join_params {
+	const char *room_id; /* a valid room id */
+	const char *user;
+	const char *name;
+	tb_role role;
+	tb_room_kind kind;    /* used when this join creates the room */
+	int64_t slot_ends_ms; /* end of the booked slot; 0: none */
+} tb_join_params;
+
+/* Adds a participant to PARAMS->room_id, creating the room when absent.
+ * An earlier participant of the same user in that room is removed first
+ * (reason "replaced"): a reconnecting client takes its own place back.
+ * The others get "participant-joined". On success sets *OUT (owned by the
+ * room; valid until it leaves or is removed) and returns 0. Errors:
+ * TB_EPERM (a curator: library only), TB_EFULL (room at capacity, or no
+ * room may be created), TB_ELOCKED (locked room, not mentor/admin). */
+int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_participant_sink *sink,
+		  void *conn, tb_participant **out);
+
+/* Creates an empty room (HTTP API). CAPACITY 0 takes the configured one.
+ * Returns 0 and sets *OUT (transfer none, nullable OUT), TB_EEXIST, TB_EFULL
+ * (max rooms) or TB_EINVAL (bad id or capacity). */
+int tb_rooms_create(tb_rooms *rooms, const char *room_id, tb_room_kind kind, int capacity,
+		    bool locked, tb_room **out);
+
+/* Returns the room (transfer none) or NULL. */
+tb_room *tb_rooms_lookup(tb_rooms *rooms, const char *room_id);
+unsigned tb_rooms_count(const tb_rooms *rooms);
+unsigned tb_rooms_participant_count(const tb_rooms *rooms);
+/* Returns a new JSON array of room objects (transfer full). */
+json_t *tb_rooms_list_json(const tb_rooms *rooms);
+/* Returns how many rooms are pinned to worker I. */
+unsigned tb_rooms_worker_load(const tb_rooms *rooms, unsigned i);
+unsigned tb_rooms_n_workers(const tb_rooms *rooms);
+
+/* Sends a participant who just joined the events it missed (a
+ * "slot-ending" already sent). Call after the join response went out, so
+ * that the events follow it. */
+void tb_participant_welcome(tb_participant *participant);
+
+/* The participant leaves (REASON: "left", "disconnected"); the others get
+ * "participant-left"; the room ends when it was the last. Frees PARTICIPANT. */
+void tb_participant_leave(tb_participant *participant, const char *reason);
+
+/* Sends event "chat" {participant_id, name, text, ts_ms} to everyone in the
+ * room, the sender included. TEXT must be valid UTF-8 (checked by caller). */
+void tb_participant_chat(tb_participant *participant, const char *text);
+
+tb_room *tb_participant_room(const tb_participant *participant);
+const char *tb_participant_id(const tb_participant *participant);
+const char *tb_participant_user(const tb_participant *participant);
+tb_role tb_participant_role(const tb_participant *participant);
+
+/* {participant_id, user, name, role, tracks} — new JSON object (transfer full). */
+json_t *tb_participant_to_json(const tb_participant *participant);
+/* {id, kind, capacity, locked, participants: count, session_id} (transfer full). */
+json_t *tb_room_to_json(const tb_room *room);
+/* Participant objects of everyone but EXCEPT (nullable), in join order. */
+json_t *tb_room_roster_json(const tb_room *room, const tb_participant *except);
+const char *tb_room_id(const tb_room *room);
+const char *tb_room_session_id(const tb_room *room);
+tb_room_kind tb_room_kind_get(const tb_room *room);
+/* Returns the worker this room is pinned to (transfer none). */
+tb_worker *tb_room_worker(const tb_room *room);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,390 @@
+/* main.c — tribud: command line, wiring and start/stop order.
+ *
+ * Main thread. Start: configuration, logging, data dir, token secret,
+ * catalog (its own thread), media workers, rooms, then the HTTP/WebSocket
+ * server. Stop (SIGINT/SIGTERM/SIGHUP): WebSocket clients are told and closed, the
+ * rooms end their sessions, the workers and the catalog are joined.
+ *
+ * Subcommands: `tribud token ...` prints a signed token.
+ */
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "recorder.h"
+#include "rooms.h"
+#include "signaling.h"
+#include "tb-build-config.h"
+
+#define CAT "main"
+
+typedef struct server_opts {
+	char *config_file;
+	char *data_dir;
+	char *listen;
+	char *log_level;
+	gboolean dev;
+	gboolean version;
+} server_opts;
+
+/* Loads the configuration: embedded defaults, then the file, then the
+ * command line. Returns NULL with ERROR. */
+static tb_config *load_config(const char *config_file, const char *data_dir, const char *listen,
+			      const char *log_level, gboolean dev, GError **error)
+{
+	tb_config *config = tb_config_new();
+
+	if (config_file && !tb_config_load_file(config, config_file, error))
+		goto fail;
+	if (data_dir) {
+		g_free(config->data_dir);
+		config->data_dir = g_strdup(data_dir);
+	}
+	if (listen && !tb_config_set_listen(config, listen, error))
+		goto fail;
+	if (log_level) {
+		g_free(config->log_level);
+		config->log_level = g_strdup(log_level);
+	}
+	if (dev)
+		config->dev = true;
+	if (!tb_config_validate(config, error))
+		goto fail;
+	return config;
+fail:
+	tb_config_free(config);
+	return NULL;
+}
+
+/* ---- tribud token ---- */
+
+static int cmd_token(int argc, char **argv)
+{
+	char *user = NULL, *name = NULL, *role = NULL, *room = NULL, *kind = NULL;
+	char *ttl = NULL, *ends = NULL, *config_file = NULL, *data_dir = NULL;
+	GOptionEntry entries[] = {
+		{"user", 0, 0, G_OPTION_ARG_STRING, &user, "User id (required)", "U"},
+		{"name", 0, 0, G_OPTION_ARG_STRING, &name, "Display name", "NAME"},
+		{"role", 0, 0, G_OPTION_ARG_STRING, &role,
+		 "mentor, student, curator or admin (required)", "ROLE"},
+		{"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room id, or * for any (required)",
+		 "ROOM"},
+		{"kind", 0, 0, G_OPTION_ARG_STRING, &kind,
+		 "coaching or workshop: the kind of room a join creates", "KIND"},
+		{"ttl", 0, 0, G_OPTION_ARG_STRING, &ttl, "Lifetime, e.g. 90m, 2h (default 2h)",
+		 "DURATION"},
+		{"ends", 0, 0, G_OPTION_ARG_STRING, &ends,
+		 "End of the booked slot: Unix seconds, or +DURATION from now", "TIME"},
+		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file",
+		 "FILE"},
+		{"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data directory", "DIR"},
+		{NULL},
+	};
+	GOptionContext *ctx = g_option_context_new("- print a signed access token");
+	GError *error = NULL;
+	tb_config *config = NULL;
+	tb_token_claims claims = {0};
+	char *secret = NULL, *token = NULL;
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC, lifetime;
+	int status = 2;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error))
+		goto fail;
+	if (!user || !role || !room) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "--user, --role and --room are required");
+		goto fail;
+	}
+	claims.sub = user;
+	claims.name = name ? name : user;
+	claims.role = tb_role_from_string(role);
+	claims.room = room;
+	claims.kind = kind;
+	if (claims.role == TB_ROLE_NONE) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--role must be mentor, student, curator or admin");
+		goto fail;
+	}
+	if (strcmp(room, "*") != 0 && !tb_room_id_valid(room)) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--room must be * or 1 to 64 of A-Z a-z 0-9 _ -");
+		goto fail;
+	}
+	if (kind && strcmp(kind, "coaching") != 0 && strcmp(kind, "workshop") != 0) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--kind must be coaching or workshop");
+		goto fail;
+	}
+	lifetime = tb_parse_duration_s(ttl ? ttl : "2h");
+	if (lifetime <= 0) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--ttl must be a duration like 90s, 30m, 2h or 1d");
+		goto fail;
+	}
+	claims.exp = now + lifetime;
+	if (ends) {
+		int64_t v = ends[0] == '+' ? tb_parse_duration_s(ends + 1)
+					   : g_ascii_strtoll(ends, NULL, 10);
+		if (v <= 0) {
+			g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--ends must be Unix seconds or +DURATION");
+			goto fail;
+		}
+		claims.ends = ends[0] == '+' ? now + v : v;
+	}
+	config = load_config(config_file, data_dir, NULL, NULL, FALSE, &error);
+	if (!config)
+		goto fail;
+	secret = tb_config_load_secret(config, &error);
+	if (!secret)
+		goto fail;
+	token = tb_token_sign(&claims, secret);
+	if (!token) {
+		g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "could not sign");
+		goto fail;
+	}
+	printf("%s\n", token);
+	status = 0;
+	goto out;
+fail:
+	fprintf(stderr, "tribud token: %s\n", error ? error->message : "failed");
+out:
+	g_clear_error(&error);
+	if (secret)
+		memset(secret, 0, strlen(secret));
+	g_free(secret);
+	g_free(token);
+	tb_config_free(config);
+	g_option_context_free(ctx);
+	g_free(user);
+	g_free(name);
+	g_free(role);
+	g_free(room);
+	g_free(kind);
+	g_free(ttl);
+	g_free(ends);
+	g_free(config_file);
+	g_free(data_dir);
+	return status;
+}
+
+/* ---- the server ---- */
+
+typedef struct server {
+	tb_config *config;
+	char *secret;
+	tb_catalog *catalog;
+	tb_worker **workers;
+	unsigned n_workers;
+	tb_rooms *rooms;
+	tb_signaling *signaling;
+	GMainLoop *loop;
+	guint sigint, sigterm, sighup;
+	bool stopping;
+} server;
+
+static gboolean stopped(gpointer data)
+{
+	server *s = data;
+
+	g_main_loop_quit(s->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	server *s = data;
+
+	if (s->stopping) {
+		TB_WARN(CAT, "second signal: stopping now");
+		g_main_loop_quit(s->loop);
+		return G_SOURCE_CONTINUE;
+	}
+	s->stopping = true;
+	TB_INFO(CAT, "stopping");
+	/* Rooms first: participants are told, sessions and attendance close. */
+	tb_rooms_close(s->rooms);
+	tb_signaling_shutdown(s->signaling, stopped, s);
+	return G_SOURCE_CONTINUE;
+}
+
+static int make_dir(const char *path, GError **error)
+{
+	if (g_mkdir_with_parents(path, 0750) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "cannot create %s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int run_server(tb_config *config)
+{
+	server s = {.config = config};
+	GError *error = NULL;
+	char *db_path = NULL, *recordings = NULL;
+	int status = 1;
+	unsigned n_workers;
+	tb_rooms_config rooms_config;
+	tb_signaling_deps deps = {0};
+
+	if (make_dir(config->data_dir, &error) < 0)
+		goto fail;
+	recordings = g_build_filename(config->data_dir, "recordings", NULL);
+	if (make_dir(recordings, &error) < 0)
+		goto fail;
+	s.secret = tb_config_load_secret(config, &error);
+	if (!s.secret)
+		goto fail;
+	db_path = g_build_filename(config->data_dir, "tribu.db", NULL);
+	s.catalog = tb_catalog_open(db_path, &error);
+	if (!s.catalog)
+		goto fail;
+
+	n_workers = config->workers > 0 ? (unsigned)config->workers : g_get_num_processors();
+	s.workers = g_new0(tb_worker *, n_workers);
+	for (unsigned i = 0; i < n_workers; i++) {
+		char name[16];
+		g_snprintf(name, sizeof(name), "media-%u", i);
+		s.workers[i] = tb_worker_new(name);
+	}
+	s.n_workers = n_workers;
+
+	rooms_config.coaching_capacity = config->coaching_capacity;
+	rooms_config.workshop_capacity = config->workshop_capacity;
+	rooms_config.max_rooms = config->max_rooms;
+	rooms_config.slot_warning_s = config->slot_warning_s;
+	s.rooms = tb_rooms_new(&rooms_config, s.workers, n_workers, s.catalog, NULL);
+
+	s.loop = g_main_loop_new(NULL, FALSE);
+	deps.config = config;
+	deps.secret = s.secret;
+	deps.rooms = s.rooms;
+	deps.catalog = s.catalog;
+	deps.loop = s.loop;
+	s.signaling = tb_signaling_new(&deps, &error);
+	if (!s.signaling)
+		goto fail;
+
+	s.sigint = g_unix_signal_add(SIGINT, on_signal, &s);
+	s.sigterm = g_unix_signal_add(SIGTERM, on_signal, &s);
+	/* The terminal went away: stop cleanly too (there is no reload). */
+	s.sighup = g_unix_signal_add(SIGHUP, on_signal, &s);
+	printf("Tribu %s listening on %s://%s:%d/\n", TB_VERSION, tb_signaling_scheme(s.signaling),
+	       strchr(config->listen_host, ':') ? "[::1]" : config->listen_host,
+	       tb_signaling_port(s.signaling));
+	fflush(stdout);
+	TB_INFO(CAT, "data in %s, web client from %s, %u media worker(s)%s", config->data_dir,
+		config->web_dir, n_workers, config->dev ? ", development mode" : "");
+
+	g_main_loop_run(s.loop);
+	status = 0;
+	TB_INFO(CAT, "stopped");
+	goto out;
+fail:
+	TB_ERROR(CAT, "%s", error ? error->message : "start-up failed");
+out:
+	g_clear_error(&error);
+	if (s.sigint)
+		g_source_remove(s.sigint);
+	if (s.sigterm)
+		g_source_remove(s.sigterm);
+	if (s.sighup)
+		g_source_remove(s.sighup);
+	tb_signaling_free(s.signaling);
+	tb_rooms_free(s.rooms);
+	for (unsigned i = 0; i < s.n_workers; i++)
+		tb_worker_free(s.workers[i]);
+	g_free(s.workers);
+	tb_catalog_close(s.catalog);
+	if (s.loop)
+		g_main_loop_unref(s.loop);
+	if (s.secret)
+		memset(s.secret, 0, strlen(s.secret));
+	g_free(s.secret);
+	g_free(db_path);
+	g_free(recordings);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	server_opts o = {0};
+	GOptionEntry entries[] = {
+		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config_file,
+		 "Configuration file (INI; see tribud.conf.example)", "FILE"},
+		{"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir,
+		 "Where the catalog (tribu.db) and recordings live (default ./data)", "DIR"},
+		{"listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen,
+		 "Address and port to serve on (default 127.0.0.1:8080; port 0 picks one)",
+		 "ADDR:PORT"},
+		{"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level,
+		 "error, warn, info, debug or trace; or CATEGORY:LEVEL,... (default info)", "SPEC"},
+		{"dev", 0, 0, G_OPTION_ARG_NONE, &o.dev, "Development mode (demo tokens)", NULL},
+		{"version", 'V', 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit",
+		 NULL},
+		{NULL},
+	};
+	GOptionContext *ctx;
+	GError *error = NULL;
+	tb_config *config = NULL;
+	int status = 2;
+	const char *env_log;
+
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
+
+	ctx = g_option_context_new("- Tribu media server");
+	g_option_context_set_summary(
+		ctx, "Serves coaching calls, workshops and the recordings library.\n\n"
+		     "Commands:\n"
+		     "  tribud [OPTION...]          run the server\n"
+		     "  tribud token --help         print a signed access token");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "tribud: %s (see --help)\n", error->message);
+		goto out;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "tribud: unexpected argument '%s' (see --help)\n", argv[1]);
+		goto out;
+	}
+	if (o.version) {
+		printf("tribud %s\n", TB_VERSION);
+		status = 0;
+		goto out;
+	}
+	config = load_config(o.config_file, o.data_dir, o.listen, o.log_level, o.dev, &error);
+	if (!config) {
+		fprintf(stderr, "tribud: %s\n", error->message);
+		goto out;
+	}
+	/* TRIBU_DEBUG=category:level,... refines the configured level. */
+	env_log = g_getenv("TRIBU_DEBUG");
+	if (tb_log_set_spec(config->log_level) < 0) {
+		fprintf(stderr, "tribud: bad log level '%s'\n", config->log_level);
+		goto out;
+	}
+	if (env_log && *env_log) {
+		char *spec = g_strconcat(config->log_level, ",", env_log, NULL);
+		if (tb_log_set_spec(spec) < 0)
+			fprintf(stderr, "tribud: ignoring bad TRIBU_DEBUG '%s'\n", env_log);
+		g_free(spec);
+	}
+	status = run_server(config);
+out:
+	g_clear_error(&error);
+	tb_config_free(config);
+	g_option_context_free(ctx);
+	g_free(o.config_file);
+	g_free(o.data_dir);
+	g_free(o.listen);
+	g_free(o.log_level);
+	return status;
+}

@@ -1,0 +1,324 @@
+/* session.c — one signaling WebSocket connection and its participant.
+ *
+ * Main thread. Turns parsed requests into room operations and room events
+ * into frames. Every request gets exactly one response with its id. Output
+ * is queued and written when lws says the socket is writeable; a client
+ * that does not read is cut off rather than allowed to grow the queue.
+ *
+ * Not here: lws callbacks (ws.c), JSON validation (proto.c).
+ */
+#include <string.h>
+
+#include "signaling-private.h"
+
+#define CAT "sig"
+
+/* A client that leaves this much unread output is closed. */
+#define TX_LIMIT_BYTES  (4u << 20)
+#define TX_LIMIT_FRAMES 4096u
+
+static int64_t mono_us(const tb_conn *conn)
+{
+	return tb_clock_mono_us(conn->sig->deps.clock);
+}
+
+void tb__conn_open(tb_conn *conn, tb_signaling *sig, struct lws *wsi)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->wsi = wsi;
+	conn->sig = sig;
+	conn->rx = g_string_sized_new(256);
+	g_queue_init(&conn->tx);
+	conn->tokens = sig->deps.config->rate_burst;
+	conn->tokens_at_us = mono_us(conn);
+	g_queue_push_tail(&sig->conns, conn);
+	conn->link = sig->conns.tail;
+	sig->ws_accepted++;
+}
+
+void tb__conn_send(tb_conn *conn, char *text)
+{
+	size_t len;
+	guint8 *buf;
+
+	if (!text)
+		return;
+	if (conn->closing) {
+		g_free(text);
+		return;
+	}
+	len = strlen(text);
+	if (conn->tx_bytes + len > TX_LIMIT_BYTES || conn->tx.length >= TX_LIMIT_FRAMES) {
+		g_free(text);
+		conn->sig->ws_slow_closed++;
+		TB_WARN(CAT, "closing a connection that does not read its messages");
+		/* Drop what is queued: the client is not reading it anyway. */
+		g_queue_clear_full(&conn->tx, (GDestroyNotify)g_bytes_unref);
+		conn->tx_bytes = 0;
+		tb__conn_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not reading");
+		return;
+	}
+	buf = g_malloc(LWS_PRE + len);
+	memcpy(buf + LWS_PRE, text, len);
+	g_free(text);
+	g_queue_push_tail(&conn->tx, g_bytes_new_take(buf, LWS_PRE + len));
+	conn->tx_bytes += len;
+	lws_callback_on_writable(conn->wsi);
+}
+
+void tb__conn_send_error(tb_conn *conn, json_t *id, tb_sig_error code, const char *message)
+{
+	if (code > 0 && code < TB_SIG_N_ERRORS)
+		conn->sig->ws_errors[code]++;
+	tb__conn_send(conn, tb__proto_error(id, code, message));
+}
+
+static void reply_ok(tb_conn *conn, const tb_request *req, json_t *data)
+{
+	tb__conn_send(conn, tb__proto_ok(req->id, data));
+}
+
+void tb__conn_close(tb_conn *conn, int status, const char *reason)
+{
+	if (conn->closing)
+		return;
+	conn->closing = true;
+	conn->close_status = status;
+	conn->close_reason = reason;
+	lws_callback_on_writable(conn->wsi);
+}
+
+int tb__conn_writeable(tb_conn *conn)
+{
+	GBytes *frame = g_queue_pop_head(&conn->tx);
+
+	if (frame) {
+		gsize size;
+		guint8 *data = (guint8 *)g_bytes_get_data(frame, &size);
+		size_t len = size - LWS_PRE;
+		int n = lws_write(conn->wsi, data + LWS_PRE, len, LWS_WRITE_TEXT);
+		conn->tx_bytes -= len;
+		g_bytes_unref(frame);
+		if (n < (int)len)
+			return -1;
+		if (conn->tx.length > 0 || conn->closing)
+			lws_callback_on_writable(conn->wsi);
+		return 0;
+	}
+	if (conn->closing) {
+		const char *reason = conn->close_reason ? conn->close_reason : "";
+		lws_close_reason(conn->wsi, (enum lws_close_status)conn->close_status,
+				 (unsigned char *)reason, strlen(reason));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- room sink: events from the rooms to this connection ---- */
+
+static void sink_event(void *data, const char *name, json_t *payload)
+{
+	tb__conn_send(data, tb__proto_event(name, payload));
+}
+
+static void sink_removed(void *data, tb_participant *participant, const char *reason)
+{
+	tb_conn *conn = data;
+	json_t *payload = json_pack("{s:s}", "reason", reason);
+
+	g_assert(conn->participant == participant);
+	conn->participant = NULL;
+	tb__conn_send(conn, tb__proto_event("removed", payload));
+	json_decref(payload);
+	if (strcmp(reason, "shutdown") == 0)
+		tb__conn_close(conn, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+static const tb_participant_sink conn_sink = {
+	.event = sink_event,
+	.removed = sink_removed,
+};
+
+/* ---- requests ---- */
+
+static void handle_ping(tb_conn *conn, const tb_request *req)
+{
+	reply_ok(conn, req,
+		 json_pack("{s:I}", "server_time_ms",
+			   (json_int_t)tb_clock_wall_ms(conn->sig->deps.clock)));
+}
+
+static void handle_join(tb_conn *conn, const tb_request *req)
+{
+	tb_signaling *sig = conn->sig;
+	const char *token = tb__proto_string(req, "token");
+	const char *room_id = tb__proto_string(req, "room");
+	const char *name = tb__proto_string(req, "name");
+	tb_token_claims claims = {0};
+	tb_join_params params = {0};
+	tb_participant *p = NULL;
+	tb_room *room;
+	json_t *you;
+	int rc;
+
+	if (conn->participant) {
+		tb__conn_send_error(conn, req->id, TB_SIG_CONFLICT,
+				    "already in a room: send leave first");
+		return;
+	}
+	rc = tb_token_verify(token, sig->deps.secret, tb_clock_wall_ms(sig->deps.clock) / 1000,
+			     &claims);
+	if (rc == TB_EEXPIRED) {
+		tb__conn_send_error(conn, req->id, TB_SIG_UNAUTHORIZED, "token expired");
+		goto out;
+	}
+	if (rc < 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_UNAUTHORIZED, "invalid token");
+		goto out;
+	}
+	if (strcmp(claims.room, "*") == 0) {
+		if (!room_id) {
+			tb__conn_send_error(conn, req->id, TB_SIG_MISSING_FIELD,
+					    "field 'room' is required with this token");
+			goto out;
+		}
+		if (!tb_room_id_valid(room_id)) {
+			tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+					    "field 'room' must be 1 to 64 of A-Z a-z 0-9 _ -");
+			goto out;
+		}
+	} else if (room_id && strcmp(room_id, claims.room) != 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_UNAUTHORIZED,
+				    "this token does not give access to that room");
+		goto out;
+	} else {
+		room_id = claims.room;
+	}
+
+	params.room_id = room_id;
+	params.user = claims.sub;
+	params.name = name ? name : claims.name;
+	params.role = claims.role;
+	params.kind = TB_ROOM_KIND_COACHING;
+	if (claims.kind)
+		tb_room_kind_from_string(claims.kind, &params.kind);
+	params.slot_ends_ms = claims.ends * 1000;
+	rc = tb_rooms_join(sig->deps.rooms, &params, &conn_sink, conn, &p);
+	switch (rc) {
+	case 0:
+		break;
+	case TB_EPERM:
+		tb__conn_send_error(conn, req->id, TB_SIG_FORBIDDEN,
+				    "this role cannot join rooms (the library only)");
+		goto out;
+	case TB_EFULL:
+		tb__conn_send_error(conn, req->id, TB_SIG_ROOM_FULL, "the room is full");
+		goto out;
+	case TB_ELOCKED:
+		tb__conn_send_error(conn, req->id, TB_SIG_ROOM_LOCKED, "the room is locked");
+		goto out;
+	default:
+		tb__conn_send_error(conn, req->id, TB_SIG_INTERNAL, "could not join the room");
+		goto out;
+	}
+	conn->participant = p;
+	room = tb_participant_room(p);
+	you = tb_participant_to_json(p);
+	json_object_del(you, "tracks");
+	reply_ok(conn, req,
+		 json_pack("{s:o, s:o, s:o, s:I}", "room", tb_room_to_json(room), "you", you,
+			   "participants", tb_room_roster_json(room, p), "server_time_ms",
+			   (json_int_t)tb_clock_wall_ms(sig->deps.clock)));
+	tb_participant_welcome(p);
+out:
+	tb_token_claims_clear(&claims);
+}
+
+static void handle_leave(tb_conn *conn, const tb_request *req)
+{
+	tb_participant *p = conn->participant;
+
+	conn->participant = NULL;
+	tb_participant_leave(p, "left");
+	reply_ok(conn, req, NULL);
+}
+
+static void handle_chat(tb_conn *conn, const tb_request *req)
+{
+	reply_ok(conn, req, NULL);
+	tb_participant_chat(conn->participant, tb__proto_string(req, "text"));
+}
+
+typedef void (*request_handler)(tb_conn *conn, const tb_request *req);
+
+static const request_handler handlers[TB_REQ_N_TYPES] = {
+	[TB_REQ_PING] = handle_ping,
+	[TB_REQ_JOIN] = handle_join,
+	[TB_REQ_LEAVE] = handle_leave,
+	[TB_REQ_CHAT] = handle_chat,
+};
+
+/* Token bucket: RATE_PER_SEC tokens a second, up to RATE_BURST. */
+static bool rate_allows(tb_conn *conn)
+{
+	const tb_config *config = conn->sig->deps.config;
+	int64_t now = mono_us(conn);
+
+	conn->tokens += (double)(now - conn->tokens_at_us) * config->rate_per_sec / 1e6;
+	conn->tokens_at_us = now;
+	if (conn->tokens > config->rate_burst)
+		conn->tokens = config->rate_burst;
+	if (conn->tokens < 1.0)
+		return false;
+	conn->tokens -= 1.0;
+	return true;
+}
+
+void tb__conn_message(tb_conn *conn, const char *text, size_t len)
+{
+	tb_request req;
+	tb_request_error err;
+
+	conn->sig->ws_messages++;
+	if (conn->closing)
+		return;
+	if (!rate_allows(conn)) {
+		/* Answer without parsing: a flood must stay cheap. The id is
+		 * still read when the frame is small, so the client can match. */
+		json_t *obj = len <= 4096 ? json_loadb(text, len, 0, NULL) : NULL;
+		json_t *id = json_is_object(obj) ? json_object_get(obj, "id") : NULL;
+		tb__conn_send_error(conn, json_is_string(id) || json_is_number(id) ? id : NULL,
+				    TB_SIG_RATE_LIMITED, "too many messages; slow down");
+		json_decref(obj);
+		return;
+	}
+	if (!tb__proto_parse(text, len, &req, &err)) {
+		tb__conn_send_error(conn, req.id, err.code, err.message);
+		goto out;
+	}
+	if (!conn->participant && !tb__proto_allowed_outside_room(req.type)) {
+		tb__conn_send_error(conn, req.id, TB_SIG_NOT_IN_ROOM, "join a room first");
+		goto out;
+	}
+	handlers[req.type](conn, &req);
+out:
+	tb__proto_request_clear(&req);
+}
+
+void tb__conn_closed(tb_conn *conn)
+{
+	tb_signaling *sig = conn->sig;
+
+	if (conn->participant) {
+		tb_participant *p = conn->participant;
+		conn->participant = NULL;
+		tb_participant_leave(p, "disconnected");
+	}
+	if (conn->link)
+		g_queue_delete_link(&sig->conns, conn->link);
+	conn->link = NULL;
+	g_queue_clear_full(&conn->tx, (GDestroyNotify)g_bytes_unref);
+	if (conn->rx)
+		g_string_free(conn->rx, TRUE);
+	conn->rx = NULL;
+}
