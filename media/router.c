@@ -1,0 +1,1193 @@
+/* router.c — one room's SFU: publish/subscribe negotiation, RTP fan-out,
+ * RTCP feedback.
+ *
+ * Worker thread only. The packet path (publisher RTP in → per-subscriber
+ * rewrite → SRTP → send) allocates nothing, logs nothing and takes no lock:
+ * each copy is made in a stack buffer, the NACK cache is a preallocated ring.
+ *
+ * Rewrite per subscriber track: a fixed SSRC and payload type of its own;
+ * sequence numbers and timestamps are re-based whenever forwarding
+ * (re)starts so that the subscriber sees one contiguous stream across
+ * mutes and source restarts; header-extension ids are mapped from the
+ * publisher's negotiated ids to the server's fixed ids (sdp.h).
+ *
+ * Not here: deciding subscriptions (rooms/), ICE/DTLS/SRTP (transport.c).
+ */
+#include <string.h>
+
+#include "common.h"
+#include "router.h"
+#include "rtcp.h"
+#include "rtp.h"
+#include "srtp.h"
+
+#define CAT "media.router"
+
+#define MAX_PACKET          1500
+#define OUT_CAP             (MAX_PACKET + TB_SRTP_MAX_TRAILER)
+#define CACHE_SLOTS         512 /* video packets kept per track for NACKs (~2 s at 1 Mbps) */
+#define PLI_MIN_INTERVAL_US (300 * 1000)
+#define RTCP_INTERVAL_MS    1000
+#define REMB_BITRATE        2500000 /* what a publisher may send (bps) */
+#define MAX_NACK_SEQS       128
+
+/* Payload types of subscriber offers: the same in every section. */
+enum {
+	PT_VP8 = 96,
+	PT_VP8_RTX = 97,
+	PT_VP9 = 98,
+	PT_VP9_RTX = 99,
+	PT_H264 = 102,
+	PT_H264_RTX = 103,
+	PT_OPUS = 111,
+};
+
+typedef struct cached_packet {
+	uint16_t seq;
+	uint16_t len;
+	bool used;
+	uint8_t data[MAX_PACKET];
+} cached_packet;
+
+typedef struct sub_track sub_track;
+
+/* A track a peer publishes. */
+typedef struct pub_track {
+	tb_router_peer *owner;
+	char track_id[TB_SDP_MAX_ID_LEN + 2];
+	char mid[TB_SDP_MAX_ID_LEN + 1];
+	tb_sdp_kind kind;
+	bool active;
+	bool muted;
+	tb_sdp_codec_params codec; /* name/fmtp owned */
+	tb_sdp_ext_ids ext;
+	uint32_t ssrc;        /* 0 until known */
+	uint32_t rtx_ssrc;    /* 0: none */
+	uint8_t ext_map[256]; /* publisher id -> server id; 0: dropped */
+	GPtrArray *subs;      /* sub_track* (not owned) */
+	cached_packet *cache; /* CACHE_SLOTS for video, NULL for audio */
+	tb_rtcp_rx_stats rx;
+	bool rx_started;
+	int64_t last_pli_us;
+	/* last SR from the publisher, to rewrite for subscribers */
+	bool have_sr;
+	uint64_t packets, bytes, plis, nacks_sent;
+} pub_track;
+
+/* A track a peer receives: one section of its subscriber offer. */
+struct sub_track {
+	tb_router_peer *peer;
+	pub_track *source; /* NULL when the source is gone or unsubscribed */
+	char mid[16];
+	char publisher_id[64];
+	char track_id[TB_SDP_MAX_ID_LEN + 2];
+	tb_sdp_kind kind;
+	bool active; /* in the offer as a live section */
+	uint32_t ssrc;
+	uint8_t pt;
+	tb_sdp_codec_params codec; /* name/fmtp owned */
+	/* rewrite state */
+	bool started; /* offsets valid */
+	bool rebase;  /* recompute offsets at the next packet */
+	bool need_keyframe;
+	uint16_t seq_offset;
+	uint32_t ts_offset;
+	uint16_t last_seq;
+	uint32_t last_ts;
+	int64_t last_sent_us;
+	uint64_t packets, bytes, nacks, retransmissions, plis;
+};
+
+struct tb_router_peer {
+	tb_router *router;
+	char *id;
+	void *user_data;
+	tb_transport *pub;
+	tb_transport *sub;
+	GPtrArray *pub_tracks; /* pub_track* (owned) */
+	GPtrArray *sub_tracks; /* sub_track* (owned), in offer order */
+	GPtrArray *pending[2]; /* candidates (char*) waiting for each PC */
+	bool pending_end[2];
+	unsigned next_mid;
+	uint64_t session_id;
+	uint64_t pub_version;
+	uint32_t rtcp_ssrc; /* sender SSRC of our RTCP to this peer */
+	bool audio_muted, video_muted;
+	char *cname;
+};
+
+struct tb_router {
+	GMainContext *ctx;
+	tb_dtls_identity *identity;
+	tb_ice_config ice_config;
+	char *name;
+	tb_router_callbacks cb;
+	void *user_data;
+	GHashTable *peers; /* id -> tb_router_peer* (owned) */
+	GSource *rtcp_timer;
+	tb_router_totals totals;
+};
+
+const char *tb_pc_kind_to_string(tb_pc_kind pc)
+{
+	return pc == TB_PC_PUBLISH ? "publish" : "subscribe";
+}
+
+static uint32_t random_ssrc(void)
+{
+	uint32_t v;
+
+	do
+		v = g_random_int();
+	while (v == 0);
+	return v;
+}
+
+static void codec_params_copy(tb_sdp_codec_params *dst, const tb_sdp_codec_params *src)
+{
+	*dst = *src;
+	dst->name = g_strdup(src->name);
+	dst->fmtp = g_strdup(src->fmtp);
+}
+
+static void codec_params_clear(tb_sdp_codec_params *c)
+{
+	g_clear_pointer(&c->name, g_free);
+	g_clear_pointer(&c->fmtp, g_free);
+}
+
+/* ---- feedback to publishers ---- */
+
+static void send_rtcp(tb_transport *t, uint8_t *buf, int len)
+{
+	if (t && len > 0)
+		tb_transport_send_rtcp(t, buf, (size_t)len, OUT_CAP);
+}
+
+/* Asks TRACK's publisher for a keyframe, at most every 300 ms. */
+static void request_keyframe(pub_track *track)
+{
+	tb_router_peer *owner = track->owner;
+	uint8_t buf[OUT_CAP];
+	int64_t now = g_get_monotonic_time();
+
+	if (track->kind != TB_SDP_KIND_VIDEO || !track->ssrc || !owner->pub)
+		return;
+	if (now - track->last_pli_us < PLI_MIN_INTERVAL_US)
+		return;
+	track->last_pli_us = now;
+	track->plis++;
+	owner->router->totals.plis_sent++;
+	send_rtcp(owner->pub, buf,
+		  tb_rtcp_build_pli(buf, sizeof(buf), owner->rtcp_ssrc, track->ssrc));
+}
+
+/* ---- forwarding ---- */
+
+static bool is_keyframe(const pub_track *track, const uint8_t *payload, size_t len)
+{
+	const char *name = track->codec.name;
+
+	if (!name)
+		return false;
+	if (g_ascii_strcasecmp(name, "VP8") == 0)
+		return tb_vp8_is_keyframe(payload, len);
+	if (g_ascii_strcasecmp(name, "VP9") == 0)
+		return tb_vp9_is_keyframe(payload, len);
+	if (g_ascii_strcasecmp(name, "H264") == 0)
+		return tb_h264_is_keyframe(payload, len);
+	return false;
+}
+
+/* Rewrites a copy of the publisher's packet for SUB and sends it. */
+static void forward_one(sub_track *sub, const uint8_t *buf, size_t len, const tb_rtp_header *hdr,
+			bool keyframe, bool retransmission)
+{
+	tb_transport *t = sub->peer->sub;
+	uint8_t out[OUT_CAP];
+	tb_rtp_header oh;
+	int64_t now;
+
+	if (!t || tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED || len > MAX_PACKET)
+		return;
+	if (!retransmission) {
+		if (sub->need_keyframe) {
+			if (!keyframe) {
+				request_keyframe(sub->source);
+				return;
+			}
+			sub->need_keyframe = false;
+		}
+		now = g_get_monotonic_time();
+		if (!sub->started || sub->rebase) {
+			/* Continue the subscriber's stream where it stopped: next
+			 * sequence number, and a timestamp advanced by the time
+			 * that passed. */
+			uint16_t next_seq = sub->started ? (uint16_t)(sub->last_seq + 1)
+							 : (uint16_t)g_random_int();
+			uint32_t next_ts = (uint32_t)g_random_int();
+			if (sub->started) {
+				uint32_t clock =
+					sub->codec.clock_rate ? sub->codec.clock_rate : 90000;
+				int64_t elapsed = now - sub->last_sent_us;
+				next_ts = sub->last_ts + (uint32_t)((elapsed > 0 ? elapsed : 1000) *
+								    clock / 1000000);
+			}
+			sub->seq_offset = (uint16_t)(next_seq - hdr->seq);
+			sub->ts_offset = next_ts - hdr->timestamp;
+			sub->started = true;
+			sub->rebase = false;
+		}
+		sub->last_sent_us = now;
+	}
+	memcpy(out, buf, len);
+	tb_rtp_set_ssrc(out, len, sub->ssrc);
+	tb_rtp_set_payload_type(out, len, sub->pt);
+	tb_rtp_set_seq(out, len, (uint16_t)(hdr->seq + sub->seq_offset));
+	tb_rtp_set_timestamp(out, len, hdr->timestamp + sub->ts_offset);
+	if (hdr->extension && tb_rtp_parse(out, len, &oh) == 0)
+		tb_rtp_ext_remap(out, len, &oh, sub->source->ext_map);
+	if (!retransmission) {
+		uint16_t seq = (uint16_t)(hdr->seq + sub->seq_offset);
+		if (!sub->packets || (int16_t)(seq - sub->last_seq) > 0) {
+			sub->last_seq = seq;
+			sub->last_ts = hdr->timestamp + sub->ts_offset;
+		}
+	}
+	if (tb_transport_send_rtp(t, out, len, sizeof(out)) == 0) {
+		sub->packets++;
+		sub->bytes += len;
+		if (retransmission)
+			sub->retransmissions++;
+		sub->peer->router->totals.rtp_forwarded++;
+	}
+}
+
+static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf, const tb_rtp_header *hdr)
+{
+	pub_track *unbound = NULL;
+	unsigned n_unbound = 0;
+
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		if (t->ssrc == hdr->ssrc)
+			return t;
+	}
+	/* A new SSRC: bind it to the track whose mid the packet carries, or
+	 * to the only unbound track with this payload type. */
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		const uint8_t *mid;
+		size_t mid_len;
+		if (!t->active || t->ssrc || hdr->ssrc == t->rtx_ssrc)
+			continue;
+		if (t->ext.mid && tb_rtp_ext_find(buf, hdr, t->ext.mid, &mid, &mid_len)) {
+			if (mid_len == strlen(t->mid) && memcmp(mid, t->mid, mid_len) == 0) {
+				t->ssrc = hdr->ssrc;
+				return t;
+			}
+			continue;
+		}
+		if (t->codec.pt == hdr->payload_type) {
+			unbound = t;
+			n_unbound++;
+		}
+	}
+	if (n_unbound == 1) {
+		unbound->ssrc = hdr->ssrc;
+		return unbound;
+	}
+	return NULL;
+}
+
+static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
+{
+	tb_router_peer *peer = user_data;
+	tb_router *router = peer->router;
+	tb_rtp_header hdr;
+	pub_track *track;
+	bool keyframe = false;
+
+	router->totals.rtp_in++;
+	if (tb_rtp_parse(buf, len, &hdr) < 0 || len > MAX_PACKET) {
+		router->totals.rtp_dropped++;
+		return;
+	}
+	track = find_pub_track(peer, buf, &hdr);
+	if (!track || hdr.payload_type != track->codec.pt) {
+		/* Unknown SSRC, RTX or another codec: not forwarded. */
+		router->totals.rtp_dropped++;
+		return;
+	}
+	track->packets++;
+	track->bytes += len;
+	if (!track->rx_started) {
+		tb_rtcp_rx_stats_init(&track->rx,
+				      track->codec.clock_rate ? track->codec.clock_rate : 90000);
+		track->rx_started = true;
+	}
+	tb_rtcp_rx_stats_update(&track->rx, hdr.seq, hdr.timestamp, g_get_monotonic_time());
+	if (track->cache) {
+		cached_packet *slot = &track->cache[hdr.seq % CACHE_SLOTS];
+		slot->seq = hdr.seq;
+		slot->len = (uint16_t)len;
+		slot->used = true;
+		memcpy(slot->data, buf, len);
+	}
+	if (track->muted)
+		return;
+	if (track->kind == TB_SDP_KIND_VIDEO)
+		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
+	for (guint i = 0; i < track->subs->len; i++)
+		forward_one(track->subs->pdata[i], buf, len, &hdr, keyframe, false);
+}
+
+static pub_track *pub_track_by_ssrc(tb_router_peer *peer, uint32_t ssrc)
+{
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		if (t->ssrc == ssrc)
+			return t;
+	}
+	return NULL;
+}
+
+/* The publisher's SR, rewritten for each subscriber of that track so that
+ * receivers can line audio and video up. */
+static void relay_sender_report(pub_track *track, const tb_rtcp_sr *sr)
+{
+	tb_rtcp_rx_stats_sr_received(&track->rx, sr->info.ntp_timestamp, g_get_monotonic_time());
+	for (guint i = 0; i < track->subs->len; i++) {
+		sub_track *sub = track->subs->pdata[i];
+		tb_rtcp_sender_info info = sr->info;
+		uint8_t buf[OUT_CAP];
+		if (!sub->started || !sub->peer->sub)
+			continue;
+		info.ssrc = sub->ssrc;
+		info.rtp_timestamp = sr->info.rtp_timestamp + sub->ts_offset;
+		info.packet_count = (uint32_t)sub->packets;
+		info.octet_count = (uint32_t)sub->bytes;
+		send_rtcp(sub->peer->sub, buf, tb_rtcp_build_sr(buf, sizeof(buf), &info, NULL, 0));
+	}
+}
+
+static void publisher_rtcp(void *user_data, uint8_t *buf, size_t len)
+{
+	tb_router_peer *peer = user_data;
+	tb_rtcp_iter it;
+	tb_rtcp_packet pkt;
+
+	tb_rtcp_iter_init(&it, buf, len);
+	while (tb_rtcp_iter_next(&it, &pkt)) {
+		if (pkt.type == TB_RTCP_SR) {
+			tb_rtcp_sr sr;
+			pub_track *track;
+			if (tb_rtcp_parse_sr(&pkt, &sr) == 0 &&
+			    (track = pub_track_by_ssrc(peer, sr.info.ssrc)))
+				relay_sender_report(track, &sr);
+		}
+	}
+}
+
+/* ---- feedback from subscribers ---- */
+
+static sub_track *sub_track_by_ssrc(tb_router_peer *peer, uint32_t ssrc)
+{
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *s = peer->sub_tracks->pdata[i];
+		if (s->ssrc == ssrc)
+			return s;
+	}
+	return NULL;
+}
+
+static void answer_nack(sub_track *sub, const tb_rtcp_fb *fb)
+{
+	uint16_t seqs[MAX_NACK_SEQS];
+	size_t n = 0;
+	pub_track *src = sub->source;
+
+	tb_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs), &n);
+	sub->nacks++;
+	sub->peer->router->totals.nacks++;
+	if (!src || !src->cache || !sub->started)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t orig = (uint16_t)(seqs[i] - sub->seq_offset);
+		cached_packet *slot = &src->cache[orig % CACHE_SLOTS];
+		tb_rtp_header hdr;
+		if (!slot->used || slot->seq != orig ||
+		    tb_rtp_parse(slot->data, slot->len, &hdr) < 0)
+			continue;
+		forward_one(sub, slot->data, slot->len, &hdr, false, true);
+		sub->peer->router->totals.retransmissions++;
+	}
+}
+
+static void subscriber_rtcp(void *user_data, uint8_t *buf, size_t len)
+{
+	tb_router_peer *peer = user_data;
+	tb_rtcp_iter it;
+	tb_rtcp_packet pkt;
+	tb_rtcp_fb fb;
+	sub_track *sub;
+
+	tb_rtcp_iter_init(&it, buf, len);
+	while (tb_rtcp_iter_next(&it, &pkt)) {
+		if (pkt.type == TB_RTCP_RTPFB && pkt.count == 1) {
+			if (tb_rtcp_parse_nack(&pkt, &fb) == 0 &&
+			    (sub = sub_track_by_ssrc(peer, fb.media_ssrc)))
+				answer_nack(sub, &fb);
+		} else if (pkt.type == TB_RTCP_PSFB && pkt.count == 1) {
+			if (tb_rtcp_parse_pli(&pkt, &fb) == 0 &&
+			    (sub = sub_track_by_ssrc(peer, fb.media_ssrc)) && sub->source) {
+				sub->plis++;
+				request_keyframe(sub->source);
+			}
+		} else if (pkt.type == TB_RTCP_PSFB && pkt.count == 4) {
+			if (tb_rtcp_parse_fir(&pkt, &fb) == 0) {
+				for (size_t i = 0; i < tb_rtcp_fir_count(&fb); i++) {
+					tb_rtcp_fir_entry e;
+					tb_rtcp_fir_entry_at(&fb, i, &e);
+					sub = sub_track_by_ssrc(peer, e.ssrc);
+					if (sub && sub->source) {
+						sub->plis++;
+						request_keyframe(sub->source);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* Every second: receiver reports and a bandwidth estimate to publishers. */
+static gboolean rtcp_tick(gpointer data)
+{
+	tb_router *router = data;
+	GHashTableIter it;
+	gpointer value;
+	int64_t now = g_get_monotonic_time();
+
+	g_hash_table_iter_init(&it, router->peers);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		tb_router_peer *peer = value;
+		tb_rtcp_report_block blocks[8];
+		uint32_t ssrcs[8];
+		size_t n = 0;
+		uint8_t buf[OUT_CAP];
+		int len, more;
+
+		if (!peer->pub || tb_transport_get_state(peer->pub) != TB_TRANSPORT_CONNECTED)
+			continue;
+		for (guint i = 0; i < peer->pub_tracks->len && n < G_N_ELEMENTS(blocks); i++) {
+			pub_track *t = peer->pub_tracks->pdata[i];
+			if (!t->ssrc || !t->rx_started)
+				continue;
+			if (tb_rtcp_rx_stats_report(&t->rx, t->ssrc, now, &blocks[n]) == 0)
+				n++;
+			if (t->kind == TB_SDP_KIND_VIDEO)
+				ssrcs[n ? n - 1 : 0] = t->ssrc;
+		}
+		len = tb_rtcp_build_rr(buf, sizeof(buf), peer->rtcp_ssrc, blocks, n);
+		if (len < 0)
+			continue;
+		/* REMB for the video tracks: lets the browser ramp up. */
+		{
+			uint32_t video[8];
+			size_t nv = 0;
+			for (guint i = 0; i < peer->pub_tracks->len && nv < G_N_ELEMENTS(video);
+			     i++) {
+				pub_track *t = peer->pub_tracks->pdata[i];
+				if (t->ssrc && t->kind == TB_SDP_KIND_VIDEO)
+					video[nv++] = t->ssrc;
+			}
+			if (nv > 0) {
+				more = tb_rtcp_build_remb(buf + len, sizeof(buf) - (size_t)len,
+							  peer->rtcp_ssrc, REMB_BITRATE, video, nv);
+				if (more > 0)
+					len += more;
+			}
+		}
+		(void)ssrcs;
+		send_rtcp(peer->pub, buf, len);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- transports ---- */
+
+typedef struct pc_ref {
+	tb_router_peer *peer;
+	tb_pc_kind pc;
+} pc_ref;
+
+static void on_candidate(tb_router_peer *peer, tb_pc_kind pc, const char *candidate)
+{
+	tb_router *router = peer->router;
+
+	if (router->cb.candidate)
+		router->cb.candidate(router->user_data, peer, pc, candidate);
+}
+
+static void pub_candidate(void *user_data, const char *candidate)
+{
+	on_candidate(user_data, TB_PC_PUBLISH, candidate);
+}
+
+static void sub_candidate(void *user_data, const char *candidate)
+{
+	on_candidate(user_data, TB_PC_SUBSCRIBE, candidate);
+}
+
+static void on_state(tb_router_peer *peer, tb_pc_kind pc, tb_transport_state state,
+		     const char *reason)
+{
+	tb_router *router = peer->router;
+
+	if (pc == TB_PC_SUBSCRIBE && state == TB_TRANSPORT_CONNECTED) {
+		/* Video starts at a keyframe: ask every source for one now. */
+		for (guint i = 0; i < peer->sub_tracks->len; i++) {
+			sub_track *sub = peer->sub_tracks->pdata[i];
+			if (sub->source && sub->kind == TB_SDP_KIND_VIDEO) {
+				sub->need_keyframe = true;
+				sub->source->last_pli_us = 0;
+				request_keyframe(sub->source);
+			}
+		}
+	}
+	if (router->cb.state)
+		router->cb.state(router->user_data, peer, pc, state, reason);
+}
+
+static void pub_state(void *user_data, tb_transport_state state, const char *reason)
+{
+	on_state(user_data, TB_PC_PUBLISH, state, reason);
+}
+
+static void sub_state(void *user_data, tb_transport_state state, const char *reason)
+{
+	on_state(user_data, TB_PC_SUBSCRIBE, state, reason);
+}
+
+static void subscriber_rtp(void *user_data, uint8_t *buf, size_t len)
+{
+	/* A subscriber sends no media on this PC: drop. */
+}
+
+static const tb_transport_callbacks pub_callbacks = {
+	.local_candidate = pub_candidate,
+	.state = pub_state,
+	.rtp = publisher_rtp,
+	.rtcp = publisher_rtcp,
+};
+
+static const tb_transport_callbacks sub_callbacks = {
+	.local_candidate = sub_candidate,
+	.state = sub_state,
+	.rtp = subscriber_rtp,
+	.rtcp = subscriber_rtcp,
+};
+
+static tb_transport *make_transport(tb_router_peer *peer, tb_pc_kind pc, GError **error)
+{
+	tb_router *router = peer->router;
+	tb_ice_config config = router->ice_config;
+	char name[128];
+	tb_transport *t;
+
+	g_snprintf(name, sizeof(name), "%s/%s/%s", router->name, peer->id,
+		   pc == TB_PC_PUBLISH ? "pub" : "sub");
+	/* JSEP: the offerer is the controlling agent; we offer the subscribe PC. */
+	config.controlling = pc == TB_PC_SUBSCRIBE;
+	t = tb_transport_new(router->ctx, router->identity, &config, name,
+			     pc == TB_PC_PUBLISH ? &pub_callbacks : &sub_callbacks, peer, error);
+	if (!t)
+		return NULL;
+	if (pc == TB_PC_PUBLISH)
+		peer->pub = t;
+	else
+		peer->sub = t;
+	/* Candidates that arrived before the PC existed. */
+	for (guint i = 0; i < peer->pending[pc]->len; i++)
+		tb_transport_add_remote_candidate(t, peer->pending[pc]->pdata[i]);
+	g_ptr_array_set_size(peer->pending[pc], 0);
+	if (peer->pending_end[pc])
+		tb_transport_add_remote_candidate(t, NULL);
+	return t;
+}
+
+static tb_dtls_role our_dtls_role(tb_sdp_setup remote)
+{
+	/* The peer active (DTLS client) makes us the server, and vice versa;
+	 * actpass is answered passive, so we are the server then too. */
+	return remote == TB_SDP_SETUP_PASSIVE ? TB_DTLS_CLIENT : TB_DTLS_SERVER;
+}
+
+/* ---- router and peers ---- */
+
+tb_router *tb_router_new(GMainContext *ctx, tb_dtls_identity *identity,
+			 const tb_ice_config *ice_config, const char *name,
+			 const tb_router_callbacks *cb, void *user_data)
+{
+	tb_router *router = g_new0(tb_router, 1);
+
+	router->ctx = g_main_context_ref(ctx);
+	router->identity = tb_dtls_identity_ref(identity);
+	router->ice_config = *ice_config;
+	router->name = g_strdup(name);
+	router->cb = *cb;
+	router->user_data = user_data;
+	router->peers = g_hash_table_new(g_str_hash, g_str_equal);
+	router->rtcp_timer = g_timeout_source_new(RTCP_INTERVAL_MS);
+	g_source_set_callback(router->rtcp_timer, rtcp_tick, router, NULL);
+	g_source_attach(router->rtcp_timer, ctx);
+	return router;
+}
+
+void tb_router_free(tb_router *router)
+{
+	GHashTableIter it;
+	gpointer value;
+
+	if (!router)
+		return;
+	router->cb = (tb_router_callbacks){0};
+	for (;;) {
+		g_hash_table_iter_init(&it, router->peers);
+		if (!g_hash_table_iter_next(&it, NULL, &value))
+			break;
+		tb_router_peer_free(value);
+	}
+	g_hash_table_destroy(router->peers);
+	g_source_destroy(router->rtcp_timer);
+	g_source_unref(router->rtcp_timer);
+	tb_dtls_identity_unref(router->identity);
+	g_main_context_unref(router->ctx);
+	g_free(router->name);
+	g_free(router);
+}
+
+static void sub_track_free(sub_track *sub)
+{
+	codec_params_clear(&sub->codec);
+	g_free(sub);
+}
+
+static void pub_track_free(pub_track *track)
+{
+	/* Its subscribers stop receiving it. */
+	for (guint i = 0; i < track->subs->len; i++)
+		((sub_track *)track->subs->pdata[i])->source = NULL;
+	g_ptr_array_free(track->subs, TRUE);
+	codec_params_clear(&track->codec);
+	g_free(track->cache);
+	g_free(track);
+}
+
+tb_router_peer *tb_router_peer_new(tb_router *router, const char *participant_id, void *user_data)
+{
+	tb_router_peer *peer = g_new0(tb_router_peer, 1);
+
+	peer->router = router;
+	peer->id = g_strdup(participant_id);
+	peer->user_data = user_data;
+	peer->pub_tracks = g_ptr_array_new_with_free_func((GDestroyNotify)pub_track_free);
+	peer->sub_tracks = g_ptr_array_new_with_free_func((GDestroyNotify)sub_track_free);
+	peer->pending[0] = g_ptr_array_new_with_free_func(g_free);
+	peer->pending[1] = g_ptr_array_new_with_free_func(g_free);
+	peer->session_id = ((uint64_t)g_random_int() << 20) ^ g_random_int();
+	peer->rtcp_ssrc = random_ssrc();
+	peer->cname = tb_random_hex(8);
+	g_hash_table_insert(router->peers, peer->id, peer);
+	return peer;
+}
+
+tb_router_peer *tb_router_find_peer(tb_router *router, const char *participant_id)
+{
+	return g_hash_table_lookup(router->peers, participant_id);
+}
+
+void *tb_router_peer_user_data(const tb_router_peer *peer)
+{
+	return peer->user_data;
+}
+
+const char *tb_router_peer_id(const tb_router_peer *peer)
+{
+	return peer->id;
+}
+
+static void detach_sub(sub_track *sub)
+{
+	if (sub->source)
+		g_ptr_array_remove_fast(sub->source->subs, sub);
+	sub->source = NULL;
+}
+
+void tb_router_peer_free(tb_router_peer *peer)
+{
+	if (!peer)
+		return;
+	tb_transport_free(peer->pub);
+	tb_transport_free(peer->sub);
+	peer->pub = peer->sub = NULL;
+	for (guint i = 0; i < peer->sub_tracks->len; i++)
+		detach_sub(peer->sub_tracks->pdata[i]);
+	g_ptr_array_free(peer->sub_tracks, TRUE);
+	g_ptr_array_free(peer->pub_tracks, TRUE);
+	g_ptr_array_free(peer->pending[0], TRUE);
+	g_ptr_array_free(peer->pending[1], TRUE);
+	g_hash_table_remove(peer->router->peers, peer->id);
+	g_free(peer->cname);
+	g_free(peer->id);
+	g_free(peer);
+}
+
+/* ---- publish ---- */
+
+static void set_ext_map(pub_track *track)
+{
+	memset(track->ext_map, 0, sizeof(track->ext_map));
+	if (track->ext.mid)
+		track->ext_map[track->ext.mid] = TB_SDP_EXT_ID_MID;
+	if (track->ext.abs_send_time)
+		track->ext_map[track->ext.abs_send_time] = TB_SDP_EXT_ID_ABS_SEND_TIME;
+	if (track->ext.audio_level && track->kind == TB_SDP_KIND_AUDIO)
+		track->ext_map[track->ext.audio_level] = TB_SDP_EXT_ID_AUDIO_LEVEL;
+	/* transport-cc sequence numbers belong to the publisher's transport:
+	 * never forwarded (the subscriber section does not negotiate it). */
+}
+
+static pub_track *find_track_by_mid(tb_router_peer *peer, const char *mid)
+{
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		if (strcmp(t->mid, mid) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+static void apply_publish_result(tb_router_peer *peer, const tb_sdp_publish_result *result)
+{
+	for (size_t i = 0; i < result->n_sections; i++) {
+		const tb_sdp_publish_section *s = &result->sections[i];
+		pub_track *track = find_track_by_mid(peer, s->mid);
+		bool receiving = s->accepted && s->receiving &&
+				 (s->kind == TB_SDP_KIND_AUDIO || s->kind == TB_SDP_KIND_VIDEO);
+
+		if (!track && !receiving)
+			continue;
+		if (!track) {
+			track = g_new0(pub_track, 1);
+			track->owner = peer;
+			g_strlcpy(track->mid, s->mid, sizeof(track->mid));
+			g_strlcpy(track->track_id, s->mid, sizeof(track->track_id));
+			track->kind = s->kind;
+			track->subs = g_ptr_array_new();
+			if (s->kind == TB_SDP_KIND_VIDEO)
+				track->cache = g_new0(cached_packet, CACHE_SLOTS);
+			track->muted = s->kind == TB_SDP_KIND_AUDIO ? peer->audio_muted
+								    : peer->video_muted;
+			g_ptr_array_add(peer->pub_tracks, track);
+		}
+		track->active = receiving;
+		if (!receiving)
+			continue;
+		if (track->codec.name &&
+		    (track->codec.pt != s->codec.pt ||
+		     g_ascii_strcasecmp(track->codec.name, s->codec.name) != 0)) {
+			/* Another codec: subscribers must restart at a keyframe. */
+			for (guint k = 0; k < track->subs->len; k++) {
+				sub_track *sub = track->subs->pdata[k];
+				sub->rebase = true;
+				sub->need_keyframe = track->kind == TB_SDP_KIND_VIDEO;
+			}
+		}
+		codec_params_clear(&track->codec);
+		codec_params_copy(&track->codec, &s->codec);
+		track->ext = s->ext;
+		set_ext_map(track);
+		if (s->n_streams > 0) {
+			if (track->ssrc != s->streams[0].ssrc)
+				track->rx_started = false;
+			track->ssrc = s->streams[0].ssrc;
+			track->rtx_ssrc = s->streams[0].rtx_ssrc;
+		}
+	}
+}
+
+int tb_router_publish(tb_router_peer *peer, const tb_sdp_desc *offer, char **answer,
+		      GArray **tracks, GError **error)
+{
+	tb_sdp_publish_result result = {0};
+	tb_sdp_local local = {0};
+	char *ufrag = NULL, *pwd = NULL;
+	const char *fp = tb_dtls_identity_fingerprint(peer->router->identity);
+	int rc = TB_EINVAL;
+
+	*answer = NULL;
+	*tracks = NULL;
+	if (!offer->ice_ufrag || !offer->ice_pwd || !offer->fingerprint) {
+		g_set_error(error, TB_SDP_ERROR, TB_EINVAL,
+			    "the offer has no ICE credentials or fingerprint");
+		return TB_EINVAL;
+	}
+	if (!peer->pub && !make_transport(peer, TB_PC_PUBLISH, error))
+		return TB_EIO;
+	tb_transport_local_credentials(peer->pub, &ufrag, &pwd);
+	local.ice_ufrag = ufrag;
+	local.ice_pwd = pwd;
+	local.fingerprint_alg = "sha-256";
+	local.fingerprint = fp;
+	local.answer_setup = TB_SDP_SETUP_PASSIVE;
+	local.session_id = peer->session_id;
+	local.session_version = ++peer->pub_version;
+	*answer = tb_sdp_build_publish_answer(offer, &local, &result, error);
+	if (!*answer)
+		goto out;
+	rc = tb_transport_set_remote(peer->pub, offer->ice_ufrag, offer->ice_pwd,
+				     offer->fingerprint_alg, offer->fingerprint,
+				     our_dtls_role(offer->setup));
+	if (rc < 0) {
+		g_set_error(error, TB_SDP_ERROR, rc,
+			    rc == TB_ECONFLICT ? "the DTLS fingerprint or role changed"
+					       : "bad ICE credentials or fingerprint");
+		g_clear_pointer(answer, g_free);
+		goto out;
+	}
+	for (size_t i = 0; i < offer->n_sections; i++) {
+		const tb_sdp_section *s = &offer->sections[i];
+		for (size_t c = 0; c < s->n_candidates; c++)
+			tb_transport_add_remote_candidate(peer->pub, s->candidates[c]);
+		if (s->end_of_candidates)
+			tb_transport_add_remote_candidate(peer->pub, NULL);
+	}
+	apply_publish_result(peer, &result);
+	*tracks = g_array_new(FALSE, TRUE, sizeof(tb_router_track));
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		tb_router_track info = {0};
+		if (!t->active)
+			continue;
+		g_strlcpy(info.track_id, t->track_id, sizeof(info.track_id));
+		g_strlcpy(info.mid, t->mid, sizeof(info.mid));
+		info.kind = t->kind;
+		info.active = t->active;
+		g_array_append_val(*tracks, info);
+	}
+	rc = 0;
+out:
+	tb_sdp_publish_result_clear(&result);
+	g_free(ufrag);
+	g_free(pwd);
+	return rc;
+}
+
+void tb_router_unpublish(tb_router_peer *peer)
+{
+	for (guint i = 0; i < peer->pub_tracks->len; i++)
+		((pub_track *)peer->pub_tracks->pdata[i])->active = false;
+	g_ptr_array_set_size(peer->pub_tracks, 0);
+}
+
+/* ---- subscribe ---- */
+
+static uint8_t subscriber_pt(const tb_sdp_codec_params *codec)
+{
+	if (!codec->name)
+		return PT_VP8;
+	if (g_ascii_strcasecmp(codec->name, "opus") == 0)
+		return PT_OPUS;
+	if (g_ascii_strcasecmp(codec->name, "VP9") == 0)
+		return PT_VP9;
+	if (g_ascii_strcasecmp(codec->name, "H264") == 0)
+		return PT_H264;
+	return PT_VP8;
+}
+
+static pub_track *lookup_source(tb_router *router, const tb_router_subscription *s)
+{
+	tb_router_peer *publisher = g_hash_table_lookup(router->peers, s->publisher_id);
+	pub_track *track;
+
+	if (!publisher)
+		return NULL;
+	track = find_track_by_mid(publisher, s->track_id);
+	return track && track->active && track->codec.name ? track : NULL;
+}
+
+static sub_track *find_sub(tb_router_peer *peer, const char *publisher_id, const char *track_id)
+{
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		if (sub->active && strcmp(sub->publisher_id, publisher_id) == 0 &&
+		    strcmp(sub->track_id, track_id) == 0)
+			return sub;
+	}
+	return NULL;
+}
+
+int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs, size_t n,
+			uint64_t version, char **offer, GArray **map, GError **error)
+{
+	tb_router *router = peer->router;
+	tb_sdp_subscriber_track *tracks = NULL;
+	tb_sdp_local local = {0};
+	char *ufrag = NULL, *pwd = NULL;
+	char **msid_tracks = NULL;
+	int rc = TB_EINVAL;
+
+	*offer = NULL;
+	*map = NULL;
+	if (!peer->sub && !make_transport(peer, TB_PC_SUBSCRIBE, error))
+		return TB_EIO;
+
+	/* Drop what is no longer wanted (its section goes inactive). */
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		bool wanted = false;
+		if (!sub->active)
+			continue;
+		for (size_t k = 0; k < n && !wanted; k++)
+			wanted = strcmp(subs[k].publisher_id, sub->publisher_id) == 0 &&
+				 strcmp(subs[k].track_id, sub->track_id) == 0 &&
+				 lookup_source(router, &subs[k]) == sub->source && sub->source;
+		if (!wanted) {
+			detach_sub(sub);
+			sub->active = false;
+		}
+	}
+	/* Add what is new. */
+	for (size_t k = 0; k < n; k++) {
+		pub_track *source = lookup_source(router, &subs[k]);
+		sub_track *sub;
+		if (!source || find_sub(peer, subs[k].publisher_id, subs[k].track_id))
+			continue;
+		sub = g_new0(sub_track, 1);
+		sub->peer = peer;
+		sub->source = source;
+		g_snprintf(sub->mid, sizeof(sub->mid), "%u", peer->next_mid++);
+		g_strlcpy(sub->publisher_id, subs[k].publisher_id, sizeof(sub->publisher_id));
+		g_strlcpy(sub->track_id, subs[k].track_id, sizeof(sub->track_id));
+		sub->kind = source->kind;
+		sub->active = true;
+		sub->ssrc = random_ssrc();
+		codec_params_copy(&sub->codec, &source->codec);
+		sub->codec.pt = sub->pt = subscriber_pt(&source->codec);
+		sub->codec.rtx_pt = -1;
+		/* What we can serve: NACK from our cache, PLI/FIR relayed. */
+		sub->codec.rtcp_fb = sub->kind == TB_SDP_KIND_VIDEO
+					     ? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR)
+					     : 0;
+		sub->need_keyframe = sub->kind == TB_SDP_KIND_VIDEO;
+		g_ptr_array_add(source->subs, sub);
+		g_ptr_array_add(peer->sub_tracks, sub);
+		if (sub->kind == TB_SDP_KIND_VIDEO)
+			request_keyframe(source);
+	}
+
+	if (tb_transport_local_credentials(peer->sub, &ufrag, &pwd) < 0) {
+		g_set_error(error, TB_SDP_ERROR, TB_EIO, "the subscribe PC is closed");
+		rc = TB_EIO;
+		goto out;
+	}
+	tracks = g_new0(tb_sdp_subscriber_track, peer->sub_tracks->len + 1);
+	msid_tracks = g_new0(char *, peer->sub_tracks->len + 1);
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		tb_sdp_subscriber_track *t = &tracks[i];
+		msid_tracks[i] = g_strdup_printf("%s-%s", sub->publisher_id, sub->track_id);
+		t->mid = sub->mid;
+		t->kind = sub->kind;
+		t->active = sub->active;
+		t->codec = sub->codec;
+		t->ssrc = sub->ssrc;
+		t->cname = peer->cname;
+		t->msid_stream = sub->publisher_id;
+		t->msid_track = msid_tracks[i];
+	}
+	local.ice_ufrag = ufrag;
+	local.ice_pwd = pwd;
+	local.fingerprint_alg = "sha-256";
+	local.fingerprint = tb_dtls_identity_fingerprint(router->identity);
+	local.session_id = peer->session_id;
+	*offer = tb_sdp_build_subscriber_offer(tracks, peer->sub_tracks->len, &local, version,
+					       error);
+	if (!*offer)
+		goto out;
+	*map = g_array_new(FALSE, TRUE, sizeof(tb_router_mapping));
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		tb_router_mapping m = {0};
+		if (!sub->active)
+			continue;
+		g_strlcpy(m.mid, sub->mid, sizeof(m.mid));
+		g_strlcpy(m.publisher_id, sub->publisher_id, sizeof(m.publisher_id));
+		g_strlcpy(m.track_id, sub->track_id, sizeof(m.track_id));
+		m.kind = sub->kind;
+		g_array_append_val(*map, m);
+	}
+	rc = 0;
+out:
+	if (msid_tracks)
+		g_strfreev(msid_tracks);
+	g_free(tracks);
+	g_free(ufrag);
+	g_free(pwd);
+	return rc;
+}
+
+int tb_router_subscriber_answer(tb_router_peer *peer, const tb_sdp_desc *answer, GError **error)
+{
+	tb_sdp_subscriber_track *tracks;
+	int rc;
+
+	if (!peer->sub) {
+		g_set_error(error, TB_SDP_ERROR, TB_EINVAL, "no subscriber offer was made");
+		return TB_EINVAL;
+	}
+	tracks = g_new0(tb_sdp_subscriber_track, peer->sub_tracks->len + 1);
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		tracks[i].mid = sub->mid;
+		tracks[i].kind = sub->kind;
+		tracks[i].active = sub->active;
+		tracks[i].codec = sub->codec;
+		tracks[i].ssrc = sub->ssrc;
+	}
+	rc = tb_sdp_check_subscriber_answer(answer, tracks, peer->sub_tracks->len, error);
+	g_free(tracks);
+	if (rc < 0)
+		return rc;
+	rc = tb_transport_set_remote(peer->sub, answer->ice_ufrag, answer->ice_pwd,
+				     answer->fingerprint_alg, answer->fingerprint,
+				     our_dtls_role(answer->setup));
+	if (rc < 0) {
+		g_set_error(error, TB_SDP_ERROR, rc,
+			    rc == TB_ECONFLICT ? "the DTLS fingerprint or role changed"
+					       : "bad ICE credentials or fingerprint");
+		return rc;
+	}
+	for (size_t i = 0; i < answer->n_sections; i++) {
+		const tb_sdp_section *s = &answer->sections[i];
+		for (size_t c = 0; c < s->n_candidates; c++)
+			tb_transport_add_remote_candidate(peer->sub, s->candidates[c]);
+		if (s->end_of_candidates)
+			tb_transport_add_remote_candidate(peer->sub, NULL);
+	}
+	return 0;
+}
+
+int tb_router_add_candidate(tb_router_peer *peer, tb_pc_kind pc, const char *candidate)
+{
+	tb_transport *t = pc == TB_PC_PUBLISH ? peer->pub : peer->sub;
+	bool end = !candidate || !*candidate;
+
+	if (t)
+		return tb_transport_add_remote_candidate(t, end ? NULL : candidate);
+	if (end) {
+		peer->pending_end[pc] = true;
+		return 0;
+	}
+	if (peer->pending[pc]->len >= TB_ICE_MAX_REMOTE_CANDIDATES)
+		return TB_EFULL;
+	g_ptr_array_add(peer->pending[pc], g_strdup(candidate));
+	return 0;
+}
+
+void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted)
+{
+	if (kind == TB_SDP_KIND_AUDIO)
+		peer->audio_muted = muted;
+	else
+		peer->video_muted = muted;
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		if (t->kind != kind || t->muted == muted)
+			continue;
+		t->muted = muted;
+		if (!muted) {
+			/* Resume contiguous, at a keyframe. */
+			for (guint k = 0; k < t->subs->len; k++) {
+				sub_track *sub = t->subs->pdata[k];
+				sub->rebase = true;
+				sub->need_keyframe = kind == TB_SDP_KIND_VIDEO;
+			}
+			t->last_pli_us = 0;
+			request_keyframe(t);
+		}
+	}
+}
+
+/* ---- stats ---- */
+
+static json_t *transport_json(tb_transport *t)
+{
+	const tb_transport_stats *s;
+	char local[128], remote[128];
+	const char *profile;
+
+	if (!t)
+		return json_null();
+	s = tb_transport_get_stats(t);
+	tb_transport_selected_pair(t, local, sizeof(local), remote, sizeof(remote));
+	profile = tb_transport_srtp_profile(t);
+	return json_pack("{s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+			 tb_transport_state_to_string(tb_transport_get_state(t)), "srtp_profile",
+			 profile, "local_candidate", local, "remote_candidate", remote,
+			 "packets_in", (json_int_t)s->packets_in, "bytes_in",
+			 (json_int_t)s->bytes_in, "packets_out", (json_int_t)s->packets_out,
+			 "bytes_out", (json_int_t)s->bytes_out, "dropped_in",
+			 (json_int_t)s->dropped_in, "dropped_out", (json_int_t)s->dropped_out);
+}
+
+json_t *tb_router_peer_stats(tb_router_peer *peer)
+{
+	json_t *pub = transport_json(peer->pub), *sub = transport_json(peer->sub);
+	json_t *pub_tracks = json_array(), *sub_tracks = json_array();
+	int64_t now = g_get_monotonic_time();
+
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		tb_rtcp_report_block rb = {0};
+		tb_rtcp_rx_stats copy = t->rx;
+		if (t->rx_started)
+			tb_rtcp_rx_stats_report(&copy, t->ssrc, now, &rb);
+		json_array_append_new(
+			pub_tracks,
+			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I}", "track_id",
+				  t->track_id, "kind", tb_sdp_kind_to_string(t->kind), "codec",
+				  t->codec.name, "active", t->active, "muted", t->muted, "packets",
+				  (json_int_t)t->packets, "bytes", (json_int_t)t->bytes, "lost",
+				  (int)rb.cumulative_lost, "plis_sent", (json_int_t)t->plis,
+				  "subscribers", (json_int_t)t->subs->len));
+	}
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *s = peer->sub_tracks->pdata[i];
+		if (!s->active)
+			continue;
+		json_array_append_new(
+			sub_tracks,
+			json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "mid", s->mid,
+				  "participant_id", s->publisher_id, "track_id", s->track_id,
+				  "kind", tb_sdp_kind_to_string(s->kind), "packets",
+				  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "nacks",
+				  (json_int_t)s->nacks, "retransmissions",
+				  (json_int_t)s->retransmissions, "plis", (json_int_t)s->plis));
+	}
+	if (json_is_object(pub))
+		json_object_set_new(pub, "tracks", pub_tracks);
+	else
+		json_decref(pub_tracks);
+	if (json_is_object(sub))
+		json_object_set_new(sub, "tracks", sub_tracks);
+	else
+		json_decref(sub_tracks);
+	return json_pack("{s:o, s:o}", "publish", pub, "subscribe", sub);
+}
+
+void tb_router_get_totals(const tb_router *router, tb_router_totals *out)
+{
+	*out = router->totals;
+}
