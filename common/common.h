@@ -148,6 +148,10 @@ typedef struct tb_config {
 	int max_rooms;         /* rooms on this server */
 	int slot_warning_s;    /* "slot-ending" this long before a booked slot ends */
 	int max_body_bytes;    /* HTTP API request body limit */
+	char *media_addresses; /* comma-separated local IPs for ICE host candidates; NULL: all interfaces */
+	char *media_public_address; /* 1:1 NAT: IP announced instead of the local one */
+	int media_port_min;	    /* UDP port range for media; 0/0: any */
+	int media_port_max;
 } tb_config;
 
 /* Returns a config holding the embedded defaults (transfer full). */

@@ -60,6 +60,8 @@ static void config_clear(tb_config *config)
 	g_free(config->tls_cert);
 	g_free(config->tls_key);
 	g_free(config->log_level);
+	g_free(config->media_addresses);
+	g_free(config->media_public_address);
 	memset(config, 0, sizeof(*config));
 }
 
@@ -73,6 +75,8 @@ static void config_copy(tb_config *dst, const tb_config *src)
 	dst->tls_cert = g_strdup(src->tls_cert);
 	dst->tls_key = g_strdup(src->tls_key);
 	dst->log_level = g_strdup(src->log_level);
+	dst->media_addresses = g_strdup(src->media_addresses);
+	dst->media_public_address = g_strdup(src->media_public_address);
 }
 
 void tb_config_free(tb_config *config)
@@ -197,6 +201,10 @@ static const config_key config_keys[] = {
 	{"signaling", "rate_per_sec", VALUE_INT, FIELD(rate_per_sec)},
 	{"signaling", "rate_burst", VALUE_INT, FIELD(rate_burst)},
 	{"signaling", "max_body_bytes", VALUE_INT, FIELD(max_body_bytes)},
+	{"media", "addresses", VALUE_OPT_STRING, FIELD(media_addresses)},
+	{"media", "public_address", VALUE_OPT_STRING, FIELD(media_public_address)},
+	{"media", "port_min", VALUE_INT, FIELD(media_port_min)},
+	{"media", "port_max", VALUE_INT, FIELD(media_port_max)},
 };
 
 static bool group_known(const char *group)
@@ -389,8 +397,16 @@ gboolean tb_config_validate(const tb_config *c, GError **error)
 	    !check_range("signaling.max_message_bytes", c->max_message_bytes, 1, G_MAXINT, error) ||
 	    !check_range("signaling.rate_per_sec", c->rate_per_sec, 1, G_MAXINT, error) ||
 	    !check_range("signaling.rate_burst", c->rate_burst, 1, G_MAXINT, error) ||
-	    !check_range("signaling.max_body_bytes", c->max_body_bytes, 1, G_MAXINT, error))
+	    !check_range("signaling.max_body_bytes", c->max_body_bytes, 1, G_MAXINT, error) ||
+	    !check_range("media.port_min", c->media_port_min, 0, 65535, error) ||
+	    !check_range("media.port_max", c->media_port_max, 0, 65535, error))
 		return FALSE;
+	if (c->media_port_min > c->media_port_max ||
+	    (c->media_port_min == 0) != (c->media_port_max == 0)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "media.port_min and media.port_max: set both, with min <= max");
+		return FALSE;
+	}
 
 	if (!tb__log_spec_valid(c->log_level)) {
 		g_set_error(

@@ -83,6 +83,7 @@ struct sub_track {
 	char track_id[TB_SDP_MAX_ID_LEN + 2];
 	tb_sdp_kind kind;
 	bool active; /* in the offer as a live section */
+	bool paused; /* live section that carries nothing now: reusable */
 	uint32_t ssrc;
 	uint8_t pt;
 	tb_sdp_codec_params codec; /* name/fmtp owned */
@@ -114,6 +115,8 @@ struct tb_router_peer {
 	uint32_t rtcp_ssrc; /* sender SSRC of our RTCP to this peer */
 	bool audio_muted, video_muted;
 	char *cname;
+	char pub_tag[TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag mid of the publish PC */
+	int pub_tag_index;
 };
 
 struct tb_router {
@@ -864,6 +867,12 @@ int tb_router_publish(tb_router_peer *peer, const tb_sdp_desc *offer, char **ans
 			tb_transport_add_remote_candidate(peer->pub, NULL);
 	}
 	apply_publish_result(peer, &result);
+	if (result.bundle_tag) {
+		g_strlcpy(peer->pub_tag, result.bundle_tag, sizeof(peer->pub_tag));
+		for (size_t i = 0; i < offer->n_sections; i++)
+			if (strcmp(offer->sections[i].mid, result.bundle_tag) == 0)
+				peer->pub_tag_index = (int)i;
+	}
 	*tracks = g_array_new(FALSE, TRUE, sizeof(tb_router_track));
 	for (guint i = 0; i < peer->pub_tracks->len; i++) {
 		pub_track *t = peer->pub_tracks->pdata[i];
@@ -906,6 +915,25 @@ static uint8_t subscriber_pt(const tb_sdp_codec_params *codec)
 	return PT_VP8;
 }
 
+/* One fmtp per payload type in every subscriber section (a payload type
+ * must mean one codec across the bundle): the publisher's own parameters
+ * are not needed by the receiver for these codecs. */
+static void canonical_fmtp(tb_sdp_codec_params *codec)
+{
+	const char *fmtp = NULL;
+
+	if (g_ascii_strcasecmp(codec->name, "opus") == 0)
+		fmtp = "minptime=10;useinbandfec=1";
+	else if (g_ascii_strcasecmp(codec->name, "VP9") == 0)
+		fmtp = "profile-id=0";
+	else if (g_ascii_strcasecmp(codec->name, "H264") == 0)
+		fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+	g_free(codec->fmtp);
+	codec->fmtp = g_strdup(fmtp);
+	if (g_ascii_strcasecmp(codec->name, "opus") == 0)
+		codec->channels = 2;
+}
+
 static pub_track *lookup_source(tb_router *router, const tb_router_subscription *s)
 {
 	tb_router_peer *publisher = g_hash_table_lookup(router->peers, s->publisher_id);
@@ -921,7 +949,7 @@ static sub_track *find_sub(tb_router_peer *peer, const char *publisher_id, const
 {
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
 		sub_track *sub = peer->sub_tracks->pdata[i];
-		if (sub->active && strcmp(sub->publisher_id, publisher_id) == 0 &&
+		if (sub->active && !sub->paused && strcmp(sub->publisher_id, publisher_id) == 0 &&
 		    strcmp(sub->track_id, track_id) == 0)
 			return sub;
 	}
@@ -947,15 +975,17 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
 		sub_track *sub = peer->sub_tracks->pdata[i];
 		bool wanted = false;
-		if (!sub->active)
+		if (!sub->active || sub->paused)
 			continue;
 		for (size_t k = 0; k < n && !wanted; k++)
 			wanted = strcmp(subs[k].publisher_id, sub->publisher_id) == 0 &&
 				 strcmp(subs[k].track_id, sub->track_id) == 0 &&
 				 lookup_source(router, &subs[k]) == sub->source && sub->source;
 		if (!wanted) {
+			/* The section stays in the bundle, inactive, for reuse. */
 			detach_sub(sub);
-			sub->active = false;
+			sub->paused = true;
+			sub->publisher_id[0] = sub->track_id[0] = 0;
 		}
 	}
 	/* Add what is new. */
@@ -964,10 +994,27 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 		sub_track *sub;
 		if (!source || find_sub(peer, subs[k].publisher_id, subs[k].track_id))
 			continue;
-		sub = g_new0(sub_track, 1);
-		sub->peer = peer;
+		sub = NULL;
+		for (guint i = 0; i < peer->sub_tracks->len && !sub; i++) {
+			sub_track *idle = peer->sub_tracks->pdata[i];
+			if (idle->paused && idle->kind == source->kind &&
+			    idle->pt == subscriber_pt(&source->codec))
+				sub = idle;
+		}
+		if (sub) {
+			/* Reuse an idle section: same mid, a new stream. */
+			codec_params_clear(&sub->codec);
+			sub->paused = false;
+			sub->started = false;
+			sub->rebase = false;
+			sub->packets = sub->bytes = 0;
+		} else {
+			sub = g_new0(sub_track, 1);
+			sub->peer = peer;
+			g_snprintf(sub->mid, sizeof(sub->mid), "%u", peer->next_mid++);
+			g_ptr_array_add(peer->sub_tracks, sub);
+		}
 		sub->source = source;
-		g_snprintf(sub->mid, sizeof(sub->mid), "%u", peer->next_mid++);
 		g_strlcpy(sub->publisher_id, subs[k].publisher_id, sizeof(sub->publisher_id));
 		g_strlcpy(sub->track_id, subs[k].track_id, sizeof(sub->track_id));
 		sub->kind = source->kind;
@@ -980,9 +1027,9 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 		sub->codec.rtcp_fb = sub->kind == TB_SDP_KIND_VIDEO
 					     ? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR)
 					     : 0;
+		canonical_fmtp(&sub->codec);
 		sub->need_keyframe = sub->kind == TB_SDP_KIND_VIDEO;
 		g_ptr_array_add(source->subs, sub);
-		g_ptr_array_add(peer->sub_tracks, sub);
 		if (sub->kind == TB_SDP_KIND_VIDEO)
 			request_keyframe(source);
 	}
@@ -1001,6 +1048,7 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 		t->mid = sub->mid;
 		t->kind = sub->kind;
 		t->active = sub->active;
+		t->paused = sub->paused;
 		t->codec = sub->codec;
 		t->ssrc = sub->ssrc;
 		t->cname = peer->cname;
@@ -1020,7 +1068,7 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
 		sub_track *sub = peer->sub_tracks->pdata[i];
 		tb_router_mapping m = {0};
-		if (!sub->active)
+		if (!sub->active || sub->paused)
 			continue;
 		g_strlcpy(m.mid, sub->mid, sizeof(m.mid));
 		g_strlcpy(m.publisher_id, sub->publisher_id, sizeof(m.publisher_id));
@@ -1053,6 +1101,7 @@ int tb_router_subscriber_answer(tb_router_peer *peer, const tb_sdp_desc *answer,
 		tracks[i].mid = sub->mid;
 		tracks[i].kind = sub->kind;
 		tracks[i].active = sub->active;
+		tracks[i].paused = sub->paused;
 		tracks[i].codec = sub->codec;
 		tracks[i].ssrc = sub->ssrc;
 	}
@@ -1185,6 +1234,27 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 	else
 		json_decref(sub_tracks);
 	return json_pack("{s:o, s:o}", "publish", pub, "subscribe", sub);
+}
+
+bool tb_router_peer_bundle_tag(const tb_router_peer *peer, tb_pc_kind pc, char *mid, size_t mid_len,
+			       int *index)
+{
+	if (pc == TB_PC_PUBLISH) {
+		if (!peer->pub_tag[0])
+			return false;
+		g_strlcpy(mid, peer->pub_tag, mid_len);
+		*index = peer->pub_tag_index;
+		return true;
+	}
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		const sub_track *sub = peer->sub_tracks->pdata[i];
+		if (sub->active) {
+			g_strlcpy(mid, sub->mid, mid_len);
+			*index = (int)i;
+			return true;
+		}
+	}
+	return false;
 }
 
 void tb_router_get_totals(const tb_router *router, tb_router_totals *out)

@@ -122,6 +122,11 @@ void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted);
  * {publish: {...}, subscribe: {...}}. */
 json_t *tb_router_peer_stats(tb_router_peer *peer);
 
+/* The mid and m-line index of the BUNDLE-tagged section of PEER's PC, for
+ * trickled candidates. Returns false when not negotiated yet. */
+bool tb_router_peer_bundle_tag(const tb_router_peer *peer, tb_pc_kind pc, char *mid, size_t mid_len,
+			       int *index);
+
 /* Totals over the router's life, for /metrics. */
 typedef struct tb_router_totals {
 	uint64_t rtp_in, rtp_forwarded, rtp_dropped, nacks, retransmissions, plis_sent;

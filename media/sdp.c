@@ -1951,7 +1951,7 @@ static bool check_track(const tb_sdp_subscriber_track *t, size_t i, GError **err
 	    !pt_allowed(c->pt) || (c->rtx_pt != -1 && (!pt_allowed(c->rtx_pt) || c->rtx_pt == c->pt)) ||
 	    c->channels > 255 || (c->fmtp != NULL && !is_text(c->fmtp)))
 		return fail(error, "track %zu: bad codec", i);
-	if (!t->active)
+	if (!t->active || t->paused)
 		return true;
 	if (t->ssrc == 0 || (t->rtx_ssrc != 0 && (c->rtx_pt < 0 || t->rtx_ssrc == t->ssrc)))
 		return fail(error, "track %zu: bad SSRCs", i);
@@ -2021,6 +2021,16 @@ static void write_subscriber_section(GstSDPMessage *msg, const tb_sdp_subscriber
 	add_attr(&m, "extmap", "%d %s", TB_SDP_EXT_ID_TWCC, TB_SDP_EXT_URI_TWCC);
 	if (t->kind == TB_SDP_KIND_AUDIO)
 		add_attr(&m, "extmap", "%d %s", TB_SDP_EXT_ID_AUDIO_LEVEL, TB_SDP_EXT_URI_AUDIO_LEVEL);
+	if (t->paused) {
+		gst_sdp_media_add_attribute(&m, "inactive", NULL);
+		gst_sdp_media_add_attribute(&m, "rtcp-mux", NULL);
+		gst_sdp_media_add_attribute(&m, "rtcp-rsize", NULL);
+		add_codec(&m, t->kind, &t->codec);
+		if (tagged)
+			add_candidates(&m, local, lc);
+		gst_sdp_message_add_media(msg, &m);
+		return;
+	}
 	gst_sdp_media_add_attribute(&m, "sendonly", NULL);
 	if (t->msid_track != NULL)
 		add_attr(&m, "msid", "%s %s", t->msid_stream != NULL ? t->msid_stream : "-", t->msid_track);

@@ -338,6 +338,11 @@ typedef struct tb_sdp_subscriber_track {
 	const char *cname;
 	const char *msid_stream;
 	const char *msid_track;
+	/* With ACTIVE: the section stays in the BUNDLE group with a=inactive
+	 * and no SSRC or msid: a live transceiver that sends nothing now, which
+	 * a later offer may give a new track (new SSRC and msid, same mid).
+	 * Keeps the BUNDLE transport alive when nothing is received. */
+	bool paused;
 } tb_sdp_subscriber_track;
 
 /* Builds the server's offer for the subscribe PeerConnection: one section

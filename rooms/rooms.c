@@ -6,51 +6,11 @@
  * This file does not touch media or sockets: events go out through each
  * participant's sink.
  */
-#include "rooms.h"
+#include "rooms-private.h"
 
 #include <string.h>
 
 #define CAT "rooms"
-
-struct tb_rooms {
-	tb_rooms_config config;
-	tb_worker **workers;
-	unsigned *worker_load;
-	unsigned n_workers;
-	tb_catalog *catalog; /* nullable */
-	const tb_clock *clock;
-	GHashTable *by_id; /* room id -> tb_room (owned) */
-	unsigned n_participants;
-	bool closing;
-};
-
-struct tb_room {
-	tb_rooms *rooms;
-	char *id;
-	char *session_id;
-	tb_room_kind kind;
-	int capacity;
-	bool locked;
-	bool session_open; /* a catalog session row exists for this life */
-	unsigned worker_index;
-	GQueue participants; /* tb_participant*, join order (owned) */
-	int64_t created_ms;
-	int64_t slot_ends_ms;
-	guint slot_timer; /* GSource id on the main context, 0 when none */
-	bool slot_warned;
-};
-
-struct tb_participant {
-	tb_room *room;
-	GList *link; /* in room->participants */
-	char *id;
-	char *user;
-	char *name;
-	tb_role role;
-	int64_t joined_ms;
-	tb_participant_sink sink;
-	void *conn;
-};
 
 bool tb_room_kind_from_string(const char *s, tb_room_kind *out)
 {
@@ -77,13 +37,18 @@ static int64_t now_ms(const tb_rooms *rooms)
 
 static void participant_free(tb_participant *p)
 {
+	if (p->tracks)
+		g_array_free(p->tracks, TRUE);
+	g_free(p->sub_signature);
+	if (p->pending_sources)
+		json_decref(p->pending_sources);
 	g_free(p->id);
 	g_free(p->user);
 	g_free(p->name);
 	g_free(p);
 }
 
-static void room_send(tb_room *room, const tb_participant *except, const char *name, json_t *data)
+void tb__room_send(tb_room *room, const tb_participant *except, const char *name, json_t *data)
 {
 	for (GList *l = room->participants.head; l; l = l->next) {
 		tb_participant *p = l->data;
@@ -94,6 +59,7 @@ static void room_send(tb_room *room, const tb_participant *except, const char *n
 
 static void room_free(tb_room *room)
 {
+	tb__room_media_stop(room);
 	if (room->slot_timer)
 		g_source_remove(room->slot_timer);
 	g_free(room->id);
@@ -143,6 +109,8 @@ static tb_room *room_new(tb_rooms *rooms, const char *room_id, tb_room_kind kind
 	g_queue_init(&room->participants);
 	rooms->worker_load[room->worker_index]++;
 	g_hash_table_insert(rooms->by_id, room->id, room);
+	if (rooms->media)
+		tb__room_media_start(room);
 	TB_INFO(CAT, "[%s] %s room created (capacity %d, worker %s)", room->id,
 		tb_room_kind_to_string(kind), room->capacity,
 		tb_worker_name(rooms->workers[room->worker_index]));
@@ -150,7 +118,7 @@ static tb_room *room_new(tb_rooms *rooms, const char *room_id, tb_room_kind kind
 }
 
 tb_rooms *tb_rooms_new(const tb_rooms_config *config, tb_worker *const *workers, unsigned n_workers,
-		       tb_catalog *catalog, const tb_clock *clock)
+		       tb_catalog *catalog, const tb_clock *clock, const tb_rooms_media *media)
 {
 	tb_rooms *rooms;
 
@@ -162,6 +130,10 @@ tb_rooms *tb_rooms_new(const tb_rooms_config *config, tb_worker *const *workers,
 	rooms->n_workers = n_workers;
 	rooms->catalog = catalog;
 	rooms->clock = clock ? clock : tb_clock_default();
+	rooms->media = media;
+	rooms->handle = g_new0(tb__rooms_handle, 1);
+	rooms->handle->ref = 1;
+	rooms->handle->rooms = rooms;
 	rooms->by_id =
 		g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
 	return rooms;
@@ -177,6 +149,7 @@ static void participant_remove(tb_participant *p, const char *reason, bool notif
 
 	g_queue_delete_link(&room->participants, p->link);
 	rooms->n_participants--;
+	tb__room_media_participant_left(p);
 	if (notify_self)
 		p->sink.removed(p->conn, p, reason);
 	if (rooms->catalog)
@@ -184,11 +157,13 @@ static void participant_remove(tb_participant *p, const char *reason, bool notif
 					    reason);
 	TB_INFO(CAT, "[%s/%s] %s left (%s)", room->id, p->id, p->user, reason);
 	data = json_pack("{s:s, s:s}", "participant_id", p->id, "reason", reason);
-	room_send(room, NULL, "participant-left", data);
+	tb__room_send(room, NULL, "participant-left", data);
 	json_decref(data);
 	participant_free(p);
 	if (room->participants.length == 0 && room->session_open)
 		room_end(room);
+	else
+		tb__room_media_update(room);
 }
 
 void tb_rooms_close(tb_rooms *rooms)
@@ -220,6 +195,8 @@ void tb_rooms_free(tb_rooms *rooms)
 		return;
 	tb_rooms_close(rooms);
 	g_hash_table_destroy(rooms->by_id);
+	rooms->handle->rooms = NULL;
+	tb__rooms_handle_unref(rooms->handle);
 	g_free(rooms->workers);
 	g_free(rooms->worker_load);
 	g_free(rooms);
@@ -234,7 +211,7 @@ static void room_send_slot_warning(tb_room *room, tb_participant *only)
 	if (only)
 		only->sink.event(only->conn, "slot-ending", data);
 	else
-		room_send(room, NULL, "slot-ending", data);
+		tb__room_send(room, NULL, "slot-ending", data);
 	json_decref(data);
 }
 
@@ -330,9 +307,10 @@ int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_partic
 	p->joined_ms = now_ms(rooms);
 	p->sink = *sink;
 	p->conn = conn;
+	p->tracks = g_array_new(FALSE, TRUE, sizeof(tb__track));
 
 	data = json_pack("{s:o}", "participant", tb_participant_to_json(p));
-	room_send(room, NULL, "participant-joined", data);
+	tb__room_send(room, NULL, "participant-joined", data);
 	json_decref(data);
 
 	g_queue_push_tail(&room->participants, p);
@@ -354,6 +332,8 @@ void tb_participant_welcome(tb_participant *p)
 {
 	if (p->room->slot_warned)
 		room_send_slot_warning(p->room, p);
+	/* What the others publish. */
+	tb__room_media_update(p->room);
 }
 
 int tb_rooms_create(tb_rooms *rooms, const char *room_id, tb_room_kind kind, int capacity,
@@ -431,7 +411,7 @@ void tb_participant_chat(tb_participant *p, const char *text)
 	json_t *data = json_pack("{s:s, s:s, s:s, s:I}", "participant_id", p->id, "name", p->name,
 				 "text", text, "ts_ms", (json_int_t)now_ms(p->room->rooms));
 
-	room_send(p->room, NULL, "chat", data);
+	tb__room_send(p->room, NULL, "chat", data);
 	json_decref(data);
 }
 
@@ -457,8 +437,41 @@ tb_role tb_participant_role(const tb_participant *participant)
 
 json_t *tb_participant_to_json(const tb_participant *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:[]}", "participant_id", p->id, "user", p->user,
-			 "name", p->name, "role", tb_role_to_string(p->role), "tracks");
+	json_t *tracks = json_array();
+
+	for (guint i = 0; p->tracks && i < p->tracks->len; i++) {
+		const tb__track *t = &g_array_index(p->tracks, tb__track, i);
+		json_array_append_new(tracks,
+				      json_pack("{s:s, s:s, s:s, s:b}", "track_id", t->track_id,
+						"kind", tb_sdp_kind_to_string(t->kind), "source",
+						t->source, "muted", t->muted));
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b}", "participant_id", p->id, "user",
+			 p->user, "name", p->name, "role", tb_role_to_string(p->role), "tracks",
+			 tracks, "audio_muted", p->audio_muted, "video_muted", p->video_muted);
+}
+
+tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id)
+{
+	for (GList *l = room->participants.head; l; l = l->next) {
+		tb_participant *p = l->data;
+		if (strcmp(p->id, participant_id) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void tb__participant_updated(tb_participant *p)
+{
+	json_t *data = json_pack("{s:o}", "participant", tb_participant_to_json(p));
+
+	tb__room_send(p->room, NULL, "participant-updated", data);
+	json_decref(data);
+}
+
+void tb__participant_remove(tb_participant *p, const char *reason)
+{
+	participant_remove(p, reason, true);
 }
 
 json_t *tb_room_to_json(const tb_room *room)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "media.h"
 #include "recorder.h"
 
 G_BEGIN_DECLS
@@ -41,7 +42,20 @@ typedef struct tb_participant_sink {
 	 * "room-closed"); it is freed right after this returns, so CONN must
 	 * forget it. Not called for tb_participant_leave. */
 	void (*removed)(void *conn, tb_participant *participant, const char *reason);
+	/* The answer to an asynchronous request (publish, subscriber-answer,
+	 * stats): DATA (transfer full) on success, else NULL with ERROR_CODE
+	 * (a signaling error code: "bad-field", "conflict", ...) and
+	 * MESSAGE. ID is the request's id (transfer none). */
+	void (*response)(void *conn, json_t *id, json_t *data, const char *error_code,
+			 const char *message);
 } tb_participant_sink;
+
+/* What media needs, made once at start-up (nullable in tb_rooms_new: a
+ * registry without media answers media requests with an error). */
+typedef struct tb_rooms_media {
+	tb_dtls_identity *identity; /* the server's DTLS certificate */
+	tb_ice_config ice;          /* host addresses, port range, public address */
+} tb_rooms_media;
 
 typedef struct tb_rooms_config {
 	int coaching_capacity;
@@ -52,9 +66,10 @@ typedef struct tb_rooms_config {
 
 /* Returns a new registry (transfer full). WORKERS (transfer none, N_WORKERS
  * >= 1) must outlive it; CATALOG (nullable, transfer none) receives sessions
- * and attendance; CLOCK (nullable: the default clock). */
+ * and attendance; CLOCK (nullable: the default clock); MEDIA (nullable,
+ * transfer none) must outlive the workers' pending tasks. */
 tb_rooms *tb_rooms_new(const tb_rooms_config *config, tb_worker *const *workers, unsigned n_workers,
-		       tb_catalog *catalog, const tb_clock *clock);
+		       tb_catalog *catalog, const tb_clock *clock, const tb_rooms_media *media);
 /* Removes every participant (reason "shutdown") and ends every session;
  * from then on joins and creations fail with TB_EFULL. Idempotent. */
 void tb_rooms_close(tb_rooms *rooms);
@@ -108,6 +123,28 @@ void tb_participant_leave(tb_participant *participant, const char *reason);
 /* Sends event "chat" {participant_id, name, text, ts_ms} to everyone in the
  * room, the sender included. TEXT must be valid UTF-8 (checked by caller). */
 void tb_participant_chat(tb_participant *participant, const char *text);
+
+/* ---- media (PROTOCOL.md "Media: two PeerConnections per participant") ----
+ * The answers come back through the sink's response() with ID (copied). */
+
+/* Answers the participant's publish offer SDP. SOURCES (nullable, transfer
+ * none): [{mid, source}] saying what each section carries. */
+void tb_participant_publish(tb_participant *p, const char *sdp, json_t *sources, json_t *id);
+/* Stops everything the participant publishes. */
+void tb_participant_unpublish(tb_participant *p);
+/* The client's answer to subscriber offer VERSION. Returns 0, or
+ * TB_ECONFLICT when that offer is not the newest outstanding one (no
+ * response is sent then: the caller answers). */
+int tb_participant_subscriber_answer(tb_participant *p, const char *sdp, int64_t version,
+				     json_t *id);
+/* A trickled candidate for the participant's PC ("publish" or "subscribe");
+ * NULL or "" means end-of-candidates. Returns 0 or TB_EINVAL (bad PC). */
+int tb_participant_candidate(tb_participant *p, const char *pc, const char *candidate);
+/* Mutes or unmutes the participant's own audio or video: the server stops
+ * forwarding it and tells everyone ("participant-updated"). */
+void tb_participant_mute(tb_participant *p, tb_sdp_kind kind, bool muted);
+/* Answers with the participant's transport counters. */
+void tb_participant_stats(tb_participant *p, json_t *id);
 
 tb_room *tb_participant_room(const tb_participant *participant);
 const char *tb_participant_id(const tb_participant *participant);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "media.h"
 #include "recorder.h"
 #include "rooms.h"
 #include "signaling.h"
@@ -184,6 +185,8 @@ typedef struct server {
 	unsigned n_workers;
 	tb_rooms *rooms;
 	tb_signaling *signaling;
+	tb_rooms_media media;
+	char **media_addresses;
 	GMainLoop *loop;
 	guint sigint, sigterm, sighup;
 	bool stopping;
@@ -260,7 +263,28 @@ static int run_server(tb_config *config)
 	rooms_config.workshop_capacity = config->workshop_capacity;
 	rooms_config.max_rooms = config->max_rooms;
 	rooms_config.slot_warning_s = config->slot_warning_s;
-	s.rooms = tb_rooms_new(&rooms_config, s.workers, n_workers, s.catalog, NULL);
+
+	/* Media: one DTLS certificate for the process, ICE settings. */
+	if (tb_srtp_global_init() < 0) {
+		g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot initialise SRTP");
+		goto fail;
+	}
+	s.media.identity = tb_dtls_identity_new();
+	if (!s.media.identity) {
+		g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot make the DTLS certificate");
+		goto fail;
+	}
+	if (config->media_addresses) {
+		s.media_addresses = g_strsplit(config->media_addresses, ",", -1);
+		for (char **a = s.media_addresses; *a; a++)
+			g_strstrip(*a);
+		s.media.ice.local_addresses = (const char *const *)s.media_addresses;
+	}
+	s.media.ice.public_address = config->media_public_address;
+	s.media.ice.port_min = (uint16_t)config->media_port_min;
+	s.media.ice.port_max = (uint16_t)config->media_port_max;
+	s.rooms = tb_rooms_new(&rooms_config, s.workers, n_workers, s.catalog, NULL, &s.media);
 
 	s.loop = g_main_loop_new(NULL, FALSE);
 	deps.config = config;
@@ -299,9 +323,16 @@ out:
 		g_source_remove(s.sighup);
 	tb_signaling_free(s.signaling);
 	tb_rooms_free(s.rooms);
+	/* Workers run their pending tasks (routers freed) before they stop;
+	 * then replies they posted to the main context are dropped. */
 	for (unsigned i = 0; i < s.n_workers; i++)
 		tb_worker_free(s.workers[i]);
 	g_free(s.workers);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	if (s.media.identity)
+		tb_dtls_identity_unref(s.media.identity);
+	g_strfreev(s.media_addresses);
 	tb_catalog_close(s.catalog);
 	if (s.loop)
 		g_main_loop_unref(s.loop);

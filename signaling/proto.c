@@ -34,7 +34,13 @@ const char *tb__sig_error_code(tb_sig_error error)
 	return error_codes[error];
 }
 
-typedef enum { FIELD_STRING, FIELD_BOOL, FIELD_INT } field_type;
+typedef enum {
+	FIELD_STRING,
+	FIELD_BOOL,
+	FIELD_INT,
+	FIELD_ARRAY,  /* max_len: most elements */
+	FIELD_OBJECT, /* an object; null counts as absent */
+} field_type;
 
 typedef struct field_spec {
 	const char *name;
@@ -76,11 +82,55 @@ static const field_spec chat_fields[] = {
 	{0},
 };
 
+/* SDP text: browsers' descriptions are a few kilobytes; the frame limit
+ * bounds it anyway. */
+#define SDP_MAX (60 * 1024)
+
+static const field_spec publish_fields[] = {
+	{.name = "sdp",
+	 .type = FIELD_STRING,
+	 .required = true,
+	 .max_len = SDP_MAX,
+	 .non_empty = true,
+	 .multiline = true},
+	{.name = "tracks", .type = FIELD_ARRAY, .max_len = 16},
+	{0},
+};
+
+static const field_spec answer_fields[] = {
+	{.name = "sdp",
+	 .type = FIELD_STRING,
+	 .required = true,
+	 .max_len = SDP_MAX,
+	 .non_empty = true,
+	 .multiline = true},
+	{.name = "version", .type = FIELD_INT, .required = true},
+	{0},
+};
+
+static const field_spec candidate_fields[] = {
+	{.name = "pc", .type = FIELD_STRING, .required = true, .max_len = 16, .non_empty = true},
+	{.name = "candidate", .type = FIELD_OBJECT},
+	{0},
+};
+
+static const field_spec mute_fields[] = {
+	{.name = "kind", .type = FIELD_STRING, .required = true, .max_len = 16, .non_empty = true},
+	{.name = "muted", .type = FIELD_BOOL, .required = true},
+	{0},
+};
+
 static const request_spec requests[TB_REQ_N_TYPES] = {
 	[TB_REQ_PING] = {"ping", true, no_fields},
 	[TB_REQ_JOIN] = {"join", true, join_fields},
 	[TB_REQ_LEAVE] = {"leave", false, no_fields},
 	[TB_REQ_CHAT] = {"chat", false, chat_fields},
+	[TB_REQ_PUBLISH] = {"publish", false, publish_fields},
+	[TB_REQ_UNPUBLISH] = {"unpublish", false, no_fields},
+	[TB_REQ_SUBSCRIBER_ANSWER] = {"subscriber-answer", false, answer_fields},
+	[TB_REQ_CANDIDATE] = {"candidate", false, candidate_fields},
+	[TB_REQ_MUTE] = {"mute", false, mute_fields},
+	[TB_REQ_STATS] = {"stats", false, no_fields},
 };
 
 bool tb__proto_allowed_outside_room(tb_request_type type)
@@ -174,6 +224,18 @@ static bool validate_field(const field_spec *f, json_t *obj, tb_request_error *e
 	case FIELD_INT:
 		if (!json_is_integer(v))
 			return fail(err, TB_SIG_BAD_FIELD, "field '%s' must be an integer",
+				    f->name);
+		break;
+	case FIELD_ARRAY:
+		if (!json_is_array(v))
+			return fail(err, TB_SIG_BAD_FIELD, "field '%s' must be an array", f->name);
+		if (f->max_len && json_array_size(v) > f->max_len)
+			return fail(err, TB_SIG_BAD_FIELD, "field '%s' has more than %zu elements",
+				    f->name, f->max_len);
+		break;
+	case FIELD_OBJECT:
+		if (!json_is_object(v))
+			return fail(err, TB_SIG_BAD_FIELD, "field '%s' must be an object or null",
 				    f->name);
 		break;
 	}

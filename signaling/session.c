@@ -134,9 +134,27 @@ static void sink_removed(void *data, tb_participant *participant, const char *re
 		tb__conn_close(conn, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 }
 
+static void sink_response(void *data, json_t *id, json_t *payload, const char *error_code,
+			  const char *message)
+{
+	tb_conn *conn = data;
+	int code;
+
+	if (!error_code) {
+		tb__conn_send(conn, tb__proto_ok(id, payload));
+		return;
+	}
+	for (code = 1; code < TB_SIG_N_ERRORS; code++)
+		if (strcmp(tb__sig_error_code((tb_sig_error)code), error_code) == 0)
+			break;
+	tb__conn_send_error(conn, id, code < TB_SIG_N_ERRORS ? (tb_sig_error)code : TB_SIG_INTERNAL,
+			    message ? message : error_code);
+}
+
 static const tb_participant_sink conn_sink = {
 	.event = sink_event,
 	.removed = sink_removed,
+	.response = sink_response,
 };
 
 /* ---- requests ---- */
@@ -249,6 +267,107 @@ static void handle_chat(tb_conn *conn, const tb_request *req)
 	tb_participant_chat(conn->participant, tb__proto_string(req, "text"));
 }
 
+/* tracks: [{mid, source}], each checked. */
+static bool sources_valid(json_t *tracks, char *message, size_t message_len)
+{
+	size_t i;
+	json_t *entry;
+
+	json_array_foreach(tracks, i, entry)
+	{
+		const char *mid = json_string_value(json_object_get(entry, "mid"));
+		const char *source = json_string_value(json_object_get(entry, "source"));
+		if (!json_is_object(entry) || !mid || !source || strlen(mid) > 32 ||
+		    (strcmp(source, "mic") != 0 && strcmp(source, "camera") != 0 &&
+		     strcmp(source, "screen") != 0)) {
+			g_snprintf(
+				message, message_len,
+				"tracks[%zu] must be {mid, source: \"mic\"|\"camera\"|\"screen\"}",
+				i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void handle_publish(tb_conn *conn, const tb_request *req)
+{
+	json_t *tracks = json_object_get(req->obj, "tracks");
+	char message[96];
+
+	if (tracks && !sources_valid(tracks, message, sizeof(message))) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, message);
+		return;
+	}
+	tb_participant_publish(conn->participant, tb__proto_string(req, "sdp"), tracks, req->id);
+}
+
+static void handle_unpublish(tb_conn *conn, const tb_request *req)
+{
+	tb_participant_unpublish(conn->participant);
+	reply_ok(conn, req, NULL);
+}
+
+static void handle_subscriber_answer(tb_conn *conn, const tb_request *req)
+{
+	json_int_t version = json_integer_value(json_object_get(req->obj, "version"));
+
+	if (tb_participant_subscriber_answer(conn->participant, tb__proto_string(req, "sdp"),
+					     (int64_t)version, req->id) < 0)
+		tb__conn_send_error(conn, req->id, TB_SIG_CONFLICT,
+				    "that offer is not the newest: answer the latest "
+				    "subscriber-offer");
+}
+
+static void handle_candidate(tb_conn *conn, const tb_request *req)
+{
+	const char *pc = tb__proto_string(req, "pc");
+	json_t *cand = json_object_get(req->obj, "candidate");
+	json_t *line = cand ? json_object_get(cand, "candidate") : NULL;
+	const char *text = NULL;
+
+	if (strcmp(pc, "publish") != 0 && strcmp(pc, "subscribe") != 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "field 'pc' must be \"publish\" or \"subscribe\"");
+		return;
+	}
+	if (line && !json_is_null(line)) {
+		if (!json_is_string(line) || json_string_length(line) > 1024) {
+			tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+					    "field 'candidate.candidate' must be a string");
+			return;
+		}
+		text = json_string_value(line);
+	}
+	/* null, or an empty string (Firefox, per section): end-of-candidates. */
+	if (tb_participant_candidate(conn->participant, pc, text) < 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, "bad candidate");
+		return;
+	}
+	reply_ok(conn, req, NULL);
+}
+
+static void handle_mute(tb_conn *conn, const tb_request *req)
+{
+	const char *kind = tb__proto_string(req, "kind");
+	bool muted = json_is_true(json_object_get(req->obj, "muted"));
+
+	if (strcmp(kind, "audio") != 0 && strcmp(kind, "video") != 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "field 'kind' must be \"audio\" or \"video\"");
+		return;
+	}
+	tb_participant_mute(conn->participant,
+			    strcmp(kind, "audio") == 0 ? TB_SDP_KIND_AUDIO : TB_SDP_KIND_VIDEO,
+			    muted);
+	reply_ok(conn, req, NULL);
+}
+
+static void handle_stats(tb_conn *conn, const tb_request *req)
+{
+	tb_participant_stats(conn->participant, req->id);
+}
+
 typedef void (*request_handler)(tb_conn *conn, const tb_request *req);
 
 static const request_handler handlers[TB_REQ_N_TYPES] = {
@@ -256,6 +375,12 @@ static const request_handler handlers[TB_REQ_N_TYPES] = {
 	[TB_REQ_JOIN] = handle_join,
 	[TB_REQ_LEAVE] = handle_leave,
 	[TB_REQ_CHAT] = handle_chat,
+	[TB_REQ_PUBLISH] = handle_publish,
+	[TB_REQ_UNPUBLISH] = handle_unpublish,
+	[TB_REQ_SUBSCRIBER_ANSWER] = handle_subscriber_answer,
+	[TB_REQ_CANDIDATE] = handle_candidate,
+	[TB_REQ_MUTE] = handle_mute,
+	[TB_REQ_STATS] = handle_stats,
 };
 
 /* Token bucket: RATE_PER_SEC tokens a second, up to RATE_BURST. */

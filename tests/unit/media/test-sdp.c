@@ -1371,15 +1371,15 @@ static void subscriber_tracks(tb_sdp_subscriber_track t[5])
 
 	memset(t, 0, 5 * sizeof(*t));
 	t[0] = (tb_sdp_subscriber_track){"a0", TB_SDP_KIND_AUDIO, true,    opus,       1001,
-					 0,    "alicecname",      "alice", "alice-mic"};
+					 0,    "alicecname",      "alice", "alice-mic", false};
 	t[1] = (tb_sdp_subscriber_track){"a1", TB_SDP_KIND_AUDIO, true,  opus,     2001,
-					 0,    "bobcname",        "bob", "bob-mic"};
+					 0,    "bobcname",        "bob", "bob-mic", false};
 	t[2] = (tb_sdp_subscriber_track){"x2", TB_SDP_KIND_VIDEO, false, vp8, 0, 0, NULL, NULL,
-					 NULL};
+					 NULL, false};
 	t[3] = (tb_sdp_subscriber_track){"v0", TB_SDP_KIND_VIDEO, true,    vp8,        1002,
-					 1003, "alicecname",      "alice", "alice-cam"};
+					 1003, "alicecname",      "alice", "alice-cam", false};
 	t[4] = (tb_sdp_subscriber_track){"v1", TB_SDP_KIND_VIDEO, true,  h264,        2002,
-					 2003, "bobcname",        "bob", "bob-screen"};
+					 2003, "bobcname",        "bob", "bob-screen", false};
 }
 
 static void test_subscriber_offer(void)

@@ -125,7 +125,7 @@ static void fixture_setup(fixture *f, gconstpointer data)
 		f->clients[i].f = f;
 		f->clients[i].label = labels[i];
 	}
-	f->rooms = tb_rooms_new(&f->config, f->workers, 2, NULL, &f->clock);
+	f->rooms = tb_rooms_new(&f->config, f->workers, 2, NULL, &f->clock, NULL);
 	g_assert_nonnull(f->rooms);
 }
 
@@ -909,7 +909,7 @@ static void test_catalog(fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_nonnull(catalog);
 	tb_rooms_free(f->rooms);
-	f->rooms = tb_rooms_new(&f->config, f->workers, 2, catalog, &f->clock);
+	f->rooms = tb_rooms_new(&f->config, f->workers, 2, catalog, &f->clock, NULL);
 
 	/* Life of r1: alice and bob; alice reconnects; bob leaves; alice leaves. */
 	f->now.wall_ms = T0_MS;

@@ -1,0 +1,678 @@
+/* room-media.c — the bridge between a room (main thread) and its router
+ * (the room's media worker).
+ *
+ * The main thread decides: who publishes what, who receives what, when a
+ * subscriber offer goes out (at most one outstanding per participant,
+ * PROTOCOL.md). The worker does: SDP, ICE, DTLS, forwarding. They talk only
+ * by posted tasks that carry copies of what they need; a reply finds its
+ * room and participant again by id, and is dropped if they are gone. Tasks
+ * of one room run on its worker in posting order, so the router is made
+ * before and freed after everything else that touches it.
+ */
+#include <string.h>
+
+#include "rooms-private.h"
+
+#define CAT "rooms.media"
+
+/* ---- the registry handle ---- */
+
+static tb__rooms_handle *handle_ref(tb__rooms_handle *h)
+{
+	g_atomic_int_inc(&h->ref);
+	return h;
+}
+
+void tb__rooms_handle_unref(tb__rooms_handle *h)
+{
+	if (h && g_atomic_int_dec_and_test(&h->ref))
+		g_free(h);
+}
+
+/* ---- worker → main ---- */
+
+typedef enum {
+	REPLY_PUBLISH,
+	REPLY_SUBSCRIBE,
+	REPLY_ANSWER,
+	REPLY_STATS,
+	REPLY_CANDIDATE,
+	REPLY_STATE,
+} reply_kind;
+
+typedef struct reply {
+	reply_kind kind;
+	tb__rooms_handle *handle;
+	char *room_id;
+	char *session_id;
+	char *participant_id;
+	json_t *id; /* request id (deep copy) */
+	char *sdp;
+	GArray *tracks; /* tb_router_track (publish) or tb_router_mapping (subscribe) */
+	json_t *data;
+	const char *error_code;
+	char *message;
+	uint64_t version;
+	tb_pc_kind pc;
+	char *candidate; /* NULL: end of candidates */
+	char *mid;
+	int mline;
+	tb_transport_state state;
+} reply;
+
+static void reply_free(reply *r)
+{
+	tb__rooms_handle_unref(r->handle);
+	g_free(r->room_id);
+	g_free(r->session_id);
+	g_free(r->participant_id);
+	if (r->id)
+		json_decref(r->id);
+	g_free(r->sdp);
+	if (r->tracks)
+		g_array_free(r->tracks, TRUE);
+	if (r->data)
+		json_decref(r->data);
+	g_free(r->message);
+	g_free(r->candidate);
+	g_free(r->mid);
+	g_free(r);
+}
+
+static reply *reply_new(tb__room_media *rm, reply_kind kind, const char *participant_id)
+{
+	reply *r = g_new0(reply, 1);
+
+	r->kind = kind;
+	r->handle = handle_ref(rm->handle);
+	r->room_id = g_strdup(rm->room_id);
+	r->session_id = g_strdup(rm->session_id);
+	r->participant_id = g_strdup(participant_id);
+	return r;
+}
+
+static gboolean reply_dispatch(gpointer data);
+
+static void post_reply(reply *r)
+{
+	g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, reply_dispatch, r,
+				   (GDestroyNotify)reply_free);
+}
+
+/* ---- main → worker ---- */
+
+typedef enum {
+	TASK_ROUTER_NEW,
+	TASK_ROUTER_FREE,
+	TASK_PEER_FREE,
+	TASK_PUBLISH,
+	TASK_UNPUBLISH,
+	TASK_SUBSCRIBE,
+	TASK_ANSWER,
+	TASK_CANDIDATE,
+	TASK_MUTE,
+	TASK_STATS,
+} task_kind;
+
+typedef struct task {
+	task_kind kind;
+	tb__room_media *rm;
+	char *participant_id;
+	char *text; /* SDP or candidate */
+	json_t *id;
+	uint64_t version;
+	tb_pc_kind pc;
+	tb_sdp_kind media_kind;
+	bool muted;
+	char **sub_publishers; /* TASK_SUBSCRIBE: parallel arrays */
+	char **sub_tracks;
+	size_t n_subs;
+} task;
+
+static void task_free(task *t)
+{
+	g_free(t->participant_id);
+	g_free(t->text);
+	if (t->id)
+		json_decref(t->id);
+	g_strfreev(t->sub_publishers);
+	g_strfreev(t->sub_tracks);
+	g_free(t);
+}
+
+static gboolean task_run(gpointer data);
+
+static task *task_new(tb__room_media *rm, task_kind kind, const char *participant_id)
+{
+	task *t = g_new0(task, 1);
+
+	t->kind = kind;
+	t->rm = rm;
+	t->participant_id = g_strdup(participant_id);
+	return t;
+}
+
+static void post_task(task *t)
+{
+	tb_worker_post(t->rm->worker, task_run, t, (GDestroyNotify)task_free);
+}
+
+/* ---- worker side ---- */
+
+static void router_candidate(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
+			     const char *candidate)
+{
+	tb__room_media *rm = user_data;
+	reply *r = reply_new(rm, REPLY_CANDIDATE, tb_router_peer_id(peer));
+
+	char mid[TB_SDP_MAX_ID_LEN + 1];
+	int index = 0;
+
+	r->pc = pc;
+	r->candidate = g_strdup(candidate);
+	if (tb_router_peer_bundle_tag(peer, pc, mid, sizeof(mid), &index)) {
+		r->mid = g_strdup(mid);
+		r->mline = index;
+	}
+	post_reply(r);
+}
+
+static void router_state(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
+			 tb_transport_state state, const char *reason)
+{
+	tb__room_media *rm = user_data;
+	reply *r = reply_new(rm, REPLY_STATE, tb_router_peer_id(peer));
+
+	r->pc = pc;
+	r->state = state;
+	r->message = g_strdup(reason);
+	post_reply(r);
+}
+
+static const tb_router_callbacks router_callbacks = {
+	.candidate = router_candidate,
+	.state = router_state,
+};
+
+static tb_router_peer *peer_for(tb__room_media *rm, const char *participant_id)
+{
+	tb_router_peer *peer = tb_router_find_peer(rm->router, participant_id);
+
+	return peer ? peer : tb_router_peer_new(rm->router, participant_id, NULL);
+}
+
+static void fail_reply(reply *r, const char *code, GError *error, const char *fallback)
+{
+	r->error_code = code;
+	r->message = g_strdup(error ? error->message : fallback);
+}
+
+static void run_publish(task *t)
+{
+	tb__room_media *rm = t->rm;
+	reply *r = reply_new(rm, REPLY_PUBLISH, t->participant_id);
+	tb_sdp_desc *offer = NULL;
+	GError *error = NULL;
+
+	r->id = json_incref(t->id);
+	if (tb_sdp_parse(t->text, &offer, &error) < 0) {
+		fail_reply(r, "bad-field", error, "the SDP offer is not valid");
+		goto out;
+	}
+	if (tb_router_publish(peer_for(rm, t->participant_id), offer, &r->sdp, &r->tracks, &error) <
+	    0)
+		fail_reply(r, "bad-field", error, "the SDP offer cannot be answered");
+out:
+	g_clear_error(&error);
+	tb_sdp_desc_free(offer);
+	post_reply(r);
+}
+
+static void run_subscribe(task *t)
+{
+	tb__room_media *rm = t->rm;
+	reply *r = reply_new(rm, REPLY_SUBSCRIBE, t->participant_id);
+	tb_router_subscription *subs = g_new0(tb_router_subscription, t->n_subs + 1);
+	GError *error = NULL;
+
+	for (size_t i = 0; i < t->n_subs; i++) {
+		subs[i].publisher_id = t->sub_publishers[i];
+		subs[i].track_id = t->sub_tracks[i];
+	}
+	r->version = t->version;
+	if (tb_router_subscribe(peer_for(rm, t->participant_id), subs, t->n_subs, t->version,
+				&r->sdp, &r->tracks, &error) < 0)
+		fail_reply(r, "internal", error, "cannot make the subscriber offer");
+	g_clear_error(&error);
+	g_free(subs);
+	post_reply(r);
+}
+
+static void run_answer(task *t)
+{
+	tb__room_media *rm = t->rm;
+	reply *r = reply_new(rm, REPLY_ANSWER, t->participant_id);
+	tb_router_peer *peer = tb_router_find_peer(rm->router, t->participant_id);
+	tb_sdp_desc *answer = NULL;
+	GError *error = NULL;
+
+	r->id = json_incref(t->id);
+	if (tb_sdp_parse(t->text, &answer, &error) < 0) {
+		fail_reply(r, "bad-field", error, "the SDP answer is not valid");
+		goto out;
+	}
+	if (!peer || tb_router_subscriber_answer(peer, answer, &error) < 0)
+		fail_reply(r, "bad-field", error, "the SDP answer does not match the offer");
+out:
+	g_clear_error(&error);
+	tb_sdp_desc_free(answer);
+	post_reply(r);
+}
+
+static gboolean task_run(gpointer data)
+{
+	task *t = data;
+	tb__room_media *rm = t->rm;
+	tb_router_peer *peer;
+
+	switch (t->kind) {
+	case TASK_ROUTER_NEW:
+		rm->router = tb_router_new(tb_worker_context(rm->worker), rm->media->identity,
+					   &rm->media->ice, rm->room_id, &router_callbacks, rm);
+		break;
+	case TASK_ROUTER_FREE:
+		tb_router_free(rm->router);
+		tb__rooms_handle_unref(rm->handle);
+		g_free(rm->room_id);
+		g_free(rm->session_id);
+		g_free(rm);
+		break;
+	case TASK_PEER_FREE:
+		tb_router_peer_free(tb_router_find_peer(rm->router, t->participant_id));
+		break;
+	case TASK_PUBLISH:
+		run_publish(t);
+		break;
+	case TASK_UNPUBLISH:
+		if ((peer = tb_router_find_peer(rm->router, t->participant_id)))
+			tb_router_unpublish(peer);
+		break;
+	case TASK_SUBSCRIBE:
+		run_subscribe(t);
+		break;
+	case TASK_ANSWER:
+		run_answer(t);
+		break;
+	case TASK_CANDIDATE:
+		tb_router_add_candidate(peer_for(rm, t->participant_id), t->pc, t->text);
+		break;
+	case TASK_MUTE:
+		if ((peer = tb_router_find_peer(rm->router, t->participant_id)))
+			tb_router_set_muted(peer, t->media_kind, t->muted);
+		break;
+	case TASK_STATS: {
+		reply *r = reply_new(rm, REPLY_STATS, t->participant_id);
+		r->id = json_incref(t->id);
+		peer = tb_router_find_peer(rm->router, t->participant_id);
+		r->data = peer ? tb_router_peer_stats(peer)
+			       : json_pack("{s:n, s:n}", "publish", "subscribe");
+		post_reply(r);
+		break;
+	}
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* ---- main side ---- */
+
+void tb__room_media_start(tb_room *room)
+{
+	tb__room_media *rm = g_new0(tb__room_media, 1);
+
+	rm->room_id = g_strdup(room->id);
+	rm->session_id = g_strdup(room->session_id);
+	rm->handle = handle_ref(room->rooms->handle);
+	rm->worker = tb_room_worker(room);
+	rm->media = room->rooms->media;
+	room->rm = rm;
+	post_task(task_new(rm, TASK_ROUTER_NEW, NULL));
+}
+
+void tb__room_media_stop(tb_room *room)
+{
+	if (!room->rm)
+		return;
+	post_task(task_new(room->rm, TASK_ROUTER_FREE, NULL));
+	room->rm = NULL;
+}
+
+void tb__room_media_participant_left(tb_participant *p)
+{
+	if (p->room->rm)
+		post_task(task_new(p->room->rm, TASK_PEER_FREE, p->id));
+}
+
+static const tb__track *find_track(const tb_participant *p, const char *track_id)
+{
+	for (guint i = 0; i < p->tracks->len; i++) {
+		const tb__track *t = &g_array_index(p->tracks, tb__track, i);
+		if (strcmp(t->track_id, track_id) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/* Offers P what it should receive now, unless an offer awaits its answer
+ * (then the change goes into the next one) or nothing changed. */
+static void update_subscriber(tb_participant *p)
+{
+	tb_room *room = p->room;
+	GPtrArray *publishers = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *tracks = g_ptr_array_new_with_free_func(g_free);
+	GString *signature = g_string_new(NULL);
+	task *t;
+
+	for (GList *l = room->participants.head; l; l = l->next) {
+		tb_participant *q = l->data;
+		if (q == p)
+			continue;
+		for (guint i = 0; i < q->tracks->len; i++) {
+			const tb__track *track = &g_array_index(q->tracks, tb__track, i);
+			g_ptr_array_add(publishers, g_strdup(q->id));
+			g_ptr_array_add(tracks, g_strdup(track->track_id));
+			g_string_append_printf(signature, "%s/%s;", q->id, track->track_id);
+		}
+	}
+	if ((!p->sub_signature && signature->len == 0) ||
+	    g_strcmp0(p->sub_signature, signature->str) == 0)
+		goto out;
+	if (p->sub_outstanding) {
+		p->sub_dirty = true;
+		goto out;
+	}
+	g_free(p->sub_signature);
+	p->sub_signature = g_strdup(signature->str);
+	p->sub_outstanding = true;
+	p->sub_dirty = false;
+	t = task_new(room->rm, TASK_SUBSCRIBE, p->id);
+	t->version = ++p->sub_version;
+	t->n_subs = publishers->len;
+	g_ptr_array_add(publishers, NULL);
+	g_ptr_array_add(tracks, NULL);
+	t->sub_publishers = (char **)g_ptr_array_free(publishers, FALSE);
+	t->sub_tracks = (char **)g_ptr_array_free(tracks, FALSE);
+	publishers = tracks = NULL;
+	post_task(t);
+out:
+	if (publishers)
+		g_ptr_array_free(publishers, TRUE);
+	if (tracks)
+		g_ptr_array_free(tracks, TRUE);
+	g_string_free(signature, TRUE);
+}
+
+void tb__room_media_update(tb_room *room)
+{
+	if (!room->rm || room->rooms->closing)
+		return;
+	for (GList *l = room->participants.head; l; l = l->next)
+		update_subscriber(l->data);
+}
+
+static void respond_error(tb_participant *p, json_t *id, const char *code, const char *message)
+{
+	p->sink.response(p->conn, id, NULL, code, message);
+}
+
+void tb_participant_publish(tb_participant *p, const char *sdp, json_t *sources, json_t *id)
+{
+	task *t;
+
+	if (!p->room->rm) {
+		respond_error(p, id, "internal", "media is not available on this server");
+		return;
+	}
+	if (p->publishing) {
+		respond_error(p, id, "conflict", "a publish is already in progress");
+		return;
+	}
+	p->publishing = true;
+	/* What each mid carries, applied when the answer is back. */
+	if (p->pending_sources)
+		json_decref(p->pending_sources);
+	p->pending_sources = sources ? json_deep_copy(sources) : NULL;
+	t = task_new(p->room->rm, TASK_PUBLISH, p->id);
+	t->text = g_strdup(sdp);
+	t->id = json_deep_copy(id);
+	post_task(t);
+}
+
+void tb_participant_unpublish(tb_participant *p)
+{
+	if (!p->room->rm)
+		return;
+	post_task(task_new(p->room->rm, TASK_UNPUBLISH, p->id));
+	if (p->tracks->len > 0) {
+		g_array_set_size(p->tracks, 0);
+		tb__participant_updated(p);
+		tb__room_media_update(p->room);
+	}
+}
+
+int tb_participant_subscriber_answer(tb_participant *p, const char *sdp, int64_t version,
+				     json_t *id)
+{
+	task *t;
+
+	if (!p->room->rm || !p->sub_outstanding || version < 0 ||
+	    (uint64_t)version != p->sub_version)
+		return TB_ECONFLICT;
+	p->sub_outstanding = false;
+	t = task_new(p->room->rm, TASK_ANSWER, p->id);
+	t->text = g_strdup(sdp);
+	t->id = json_deep_copy(id);
+	post_task(t);
+	if (p->sub_dirty) {
+		p->sub_dirty = false;
+		update_subscriber(p);
+	}
+	return 0;
+}
+
+int tb_participant_candidate(tb_participant *p, const char *pc, const char *candidate)
+{
+	task *t;
+	tb_pc_kind kind;
+
+	if (g_strcmp0(pc, "publish") == 0)
+		kind = TB_PC_PUBLISH;
+	else if (g_strcmp0(pc, "subscribe") == 0)
+		kind = TB_PC_SUBSCRIBE;
+	else
+		return TB_EINVAL;
+	if (!p->room->rm)
+		return 0;
+	t = task_new(p->room->rm, TASK_CANDIDATE, p->id);
+	t->pc = kind;
+	t->text = g_strdup(candidate);
+	post_task(t);
+	return 0;
+}
+
+void tb_participant_mute(tb_participant *p, tb_sdp_kind kind, bool muted)
+{
+	task *t;
+
+	if (kind == TB_SDP_KIND_AUDIO)
+		p->audio_muted = muted;
+	else
+		p->video_muted = muted;
+	for (guint i = 0; i < p->tracks->len; i++) {
+		tb__track *track = &g_array_index(p->tracks, tb__track, i);
+		if (track->kind == kind)
+			track->muted = muted;
+	}
+	if (p->room->rm) {
+		t = task_new(p->room->rm, TASK_MUTE, p->id);
+		t->media_kind = kind;
+		t->muted = muted;
+		post_task(t);
+	}
+	tb__participant_updated(p);
+}
+
+void tb_participant_stats(tb_participant *p, json_t *id)
+{
+	task *t;
+
+	if (!p->room->rm) {
+		p->sink.response(p->conn, id, json_pack("{s:n, s:n}", "publish", "subscribe"), NULL,
+				 NULL);
+		return;
+	}
+	t = task_new(p->room->rm, TASK_STATS, p->id);
+	t->id = json_deep_copy(id);
+	post_task(t);
+}
+
+/* ---- replies, on the main thread ---- */
+
+static const char *source_for(const tb_participant *p, const tb_router_track *track)
+{
+	size_t i;
+	json_t *entry;
+
+	json_array_foreach(p->pending_sources, i, entry)
+	{
+		const char *mid = json_string_value(json_object_get(entry, "mid"));
+		const char *source = json_string_value(json_object_get(entry, "source"));
+		if (mid && source && strcmp(mid, track->mid) == 0)
+			return source;
+	}
+	return track->kind == TB_SDP_KIND_AUDIO ? "mic" : "camera";
+}
+
+static void publish_done(tb_participant *p, reply *r)
+{
+	p->publishing = false;
+	if (r->error_code) {
+		respond_error(p, r->id, r->error_code, r->message);
+		return;
+	}
+	g_array_set_size(p->tracks, 0);
+	for (guint i = 0; i < r->tracks->len; i++) {
+		const tb_router_track *rt = &g_array_index(r->tracks, tb_router_track, i);
+		tb__track t = {0};
+		g_strlcpy(t.track_id, rt->track_id, sizeof(t.track_id));
+		t.kind = rt->kind;
+		g_strlcpy(t.source, source_for(p, rt), sizeof(t.source));
+		t.muted = rt->kind == TB_SDP_KIND_AUDIO ? p->audio_muted : p->video_muted;
+		g_array_append_val(p->tracks, t);
+	}
+	TB_INFO(CAT, "[%s/%s] publishes %u track(s)", p->room->id, p->id, p->tracks->len);
+	p->sink.response(p->conn, r->id, json_pack("{s:s}", "sdp", r->sdp), NULL, NULL);
+	tb__participant_updated(p);
+	tb__room_media_update(p->room);
+}
+
+static void subscribe_done(tb_participant *p, reply *r)
+{
+	json_t *map, *offer;
+
+	if (r->version != p->sub_version)
+		return; /* a newer offer is on its way */
+	if (r->error_code) {
+		TB_WARN(CAT, "[%s/%s] subscriber offer failed: %s", p->room->id, p->id, r->message);
+		p->sub_outstanding = false;
+		return;
+	}
+	map = json_array();
+	for (guint i = 0; i < r->tracks->len; i++) {
+		const tb_router_mapping *m = &g_array_index(r->tracks, tb_router_mapping, i);
+		tb_participant *publisher = tb__room_find_participant(p->room, m->publisher_id);
+		const tb__track *track = publisher ? find_track(publisher, m->track_id) : NULL;
+		json_array_append_new(map,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s}", "mid", m->mid,
+						"participant_id", m->publisher_id, "track_id",
+						m->track_id, "kind", tb_sdp_kind_to_string(m->kind),
+						"source", track ? track->source : "camera"));
+	}
+	map = json_pack("{s:o}", "tracks", map);
+	p->sink.event(p->conn, "track-map", map);
+	json_decref(map);
+	offer = json_pack("{s:s, s:I}", "sdp", r->sdp, "version", (json_int_t)r->version);
+	p->sink.event(p->conn, "subscriber-offer", offer);
+	json_decref(offer);
+}
+
+static void candidate_event(tb_participant *p, reply *r)
+{
+	json_t *data;
+
+	if (r->candidate)
+		data = json_pack("{s:s, s:{s:s, s:s, s:i}}", "pc", tb_pc_kind_to_string(r->pc),
+				 "candidate", "candidate", r->candidate, "sdpMid",
+				 r->mid ? r->mid : "0", "sdpMLineIndex", r->mline);
+	else
+		data = json_pack("{s:s, s:n}", "pc", tb_pc_kind_to_string(r->pc), "candidate");
+	p->sink.event(p->conn, "candidate", data);
+	json_decref(data);
+}
+
+static void state_event(tb_participant *p, reply *r)
+{
+	json_t *data = json_pack("{s:s, s:s, s:s?}", "pc", tb_pc_kind_to_string(r->pc), "state",
+				 tb_transport_state_to_string(r->state), "reason", r->message);
+
+	p->sink.event(p->conn, "media-state", data);
+	json_decref(data);
+	if (r->state == TB_TRANSPORT_FAILED) {
+		/* ICE, DTLS or consent failed: free everything and tell the
+		 * others; the client may join again. */
+		TB_INFO(CAT, "[%s/%s] media failed (%s): removing", p->room->id, p->id,
+			r->message ? r->message : "?");
+		tb__participant_remove(p, "media-failed");
+	}
+}
+
+static gboolean reply_dispatch(gpointer data)
+{
+	reply *r = data;
+	tb_rooms *rooms = r->handle->rooms;
+	tb_room *room;
+	tb_participant *p;
+
+	if (!rooms || rooms->closing)
+		return G_SOURCE_REMOVE;
+	room = tb_rooms_lookup(rooms, r->room_id);
+	if (!room || strcmp(room->session_id, r->session_id) != 0)
+		return G_SOURCE_REMOVE;
+	p = tb__room_find_participant(room, r->participant_id);
+	if (!p)
+		return G_SOURCE_REMOVE;
+	switch (r->kind) {
+	case REPLY_PUBLISH:
+		publish_done(p, r);
+		break;
+	case REPLY_SUBSCRIBE:
+		subscribe_done(p, r);
+		break;
+	case REPLY_ANSWER:
+		if (r->error_code)
+			respond_error(p, r->id, r->error_code, r->message);
+		else
+			p->sink.response(p->conn, r->id, NULL, NULL, NULL);
+		break;
+	case REPLY_STATS:
+		p->sink.response(p->conn, r->id, r->data, NULL, NULL);
+		r->data = NULL;
+		break;
+	case REPLY_CANDIDATE:
+		candidate_event(p, r);
+		break;
+	case REPLY_STATE:
+		state_event(p, r);
+		break;
+	}
+	return G_SOURCE_REMOVE;
+}

@@ -1,0 +1,102 @@
+/* rooms-private.h — shared by rooms.c (main thread: presence) and
+ * room-media.c (the bridge to each room's router on its media worker). */
+#ifndef TB_ROOMS_PRIVATE_H
+#define TB_ROOMS_PRIVATE_H
+
+#include "rooms.h"
+
+/* Outlives the registry while tasks and replies are in flight between the
+ * main thread and the workers: a reply whose registry is gone is dropped. */
+typedef struct tb__rooms_handle {
+	gint ref;
+	tb_rooms *rooms; /* NULL once the registry is freed; main thread only */
+} tb__rooms_handle;
+
+/* The worker-side half of a room: made on the main thread, then touched
+ * only by tasks on the room's worker (which run in posting order). */
+typedef struct tb__room_media {
+	tb_router *router; /* worker only */
+	char *room_id;     /* immutable */
+	char *session_id;  /* immutable */
+	tb__rooms_handle *handle;
+	tb_worker *worker;
+	const tb_rooms_media *media; /* immutable, owned by the registry's owner */
+} tb__room_media;
+
+struct tb_rooms {
+	tb_rooms_config config;
+	tb_worker **workers;
+	unsigned *worker_load;
+	unsigned n_workers;
+	tb_catalog *catalog; /* nullable */
+	const tb_clock *clock;
+	const tb_rooms_media *media; /* nullable: no media */
+	GHashTable *by_id;           /* room id -> tb_room (owned) */
+	unsigned n_participants;
+	bool closing;
+	tb__rooms_handle *handle;
+};
+
+struct tb_room {
+	tb_rooms *rooms;
+	char *id;
+	char *session_id;
+	tb_room_kind kind;
+	int capacity;
+	bool locked;
+	bool session_open; /* a catalog session row exists for this life */
+	unsigned worker_index;
+	GQueue participants; /* tb_participant*, join order (owned) */
+	int64_t created_ms;
+	int64_t slot_ends_ms;
+	guint slot_timer; /* GSource id on the main context, 0 when none */
+	bool slot_warned;
+	tb__room_media *rm; /* NULL without media */
+};
+
+/* A track as the room knows it (main thread). */
+typedef struct tb__track {
+	char track_id[TB_SDP_MAX_ID_LEN + 2];
+	tb_sdp_kind kind;
+	char source[8]; /* "mic", "camera", "screen" */
+	bool muted;
+} tb__track;
+
+struct tb_participant {
+	tb_room *room;
+	GList *link; /* in room->participants */
+	char *id;
+	char *user;
+	char *name;
+	tb_role role;
+	int64_t joined_ms;
+	tb_participant_sink sink;
+	void *conn;
+	/* media, main-thread view */
+	GArray *tracks; /* tb__track */
+	bool audio_muted, video_muted;
+	bool publishing;         /* a publish is in flight */
+	json_t *pending_sources; /* its [{mid, source}] */
+	uint64_t sub_version;
+	bool sub_outstanding; /* an offer awaits its answer */
+	bool sub_dirty;       /* the wanted set changed meanwhile */
+	char *sub_signature;  /* the wanted set last offered */
+};
+
+/* room-media.c */
+void tb__room_media_start(tb_room *room);
+void tb__room_media_stop(tb_room *room);
+void tb__room_media_participant_left(tb_participant *p);
+/* Recomputes every participant's subscriptions and offers what changed. */
+void tb__room_media_update(tb_room *room);
+void tb__rooms_handle_unref(tb__rooms_handle *handle);
+
+/* rooms.c */
+tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id);
+void tb__room_send(tb_room *room, const tb_participant *except, const char *name, json_t *data);
+/* Sends "participant-updated" {participant} to everyone but P. */
+void tb__participant_updated(tb_participant *p);
+/* The server removes P (REASON), telling it first. */
+void tb__participant_remove(tb_participant *p, const char *reason);
+
+#endif
