@@ -119,6 +119,13 @@ struct tb_router_peer {
 	int pub_tag_index;
 };
 
+/* Process-wide totals for /metrics: each router adds what it counted since
+ * its last flush once a second (and when freed), so the packet path only
+ * touches its own thread's counters. */
+static uint64_t global_totals[6];
+
+static void flush_totals(tb_router *router);
+
 struct tb_router {
 	GMainContext *ctx;
 	tb_dtls_identity *identity;
@@ -129,7 +136,29 @@ struct tb_router {
 	GHashTable *peers; /* id -> tb_router_peer* (owned) */
 	GSource *rtcp_timer;
 	tb_router_totals totals;
+	tb_router_totals flushed; /* part of totals already added to global_totals */
 };
+
+static void flush_totals(tb_router *router)
+{
+	const uint64_t *now = (const uint64_t *)&router->totals;
+	uint64_t *done = (uint64_t *)&router->flushed;
+
+	G_STATIC_ASSERT(sizeof(tb_router_totals) == sizeof(global_totals));
+	for (size_t i = 0; i < G_N_ELEMENTS(global_totals); i++) {
+		if (now[i] != done[i])
+			__atomic_fetch_add(&global_totals[i], now[i] - done[i], __ATOMIC_RELAXED);
+		done[i] = now[i];
+	}
+}
+
+void tb_router_global_totals(tb_router_totals *out)
+{
+	uint64_t *o = (uint64_t *)out;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(global_totals); i++)
+		o[i] = __atomic_load_n(&global_totals[i], __ATOMIC_RELAXED);
+}
 
 const char *tb_pc_kind_to_string(tb_pc_kind pc)
 {
@@ -471,6 +500,7 @@ static gboolean rtcp_tick(gpointer data)
 	gpointer value;
 	int64_t now = g_get_monotonic_time();
 
+	flush_totals(router);
 	g_hash_table_iter_init(&it, router->peers);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		tb_router_peer *peer = value;
@@ -662,6 +692,7 @@ void tb_router_free(tb_router *router)
 		tb_router_peer_free(value);
 	}
 	g_hash_table_destroy(router->peers);
+	flush_totals(router);
 	g_source_destroy(router->rtcp_timer);
 	g_source_unref(router->rtcp_timer);
 	tb_dtls_identity_unref(router->identity);

@@ -132,6 +132,8 @@ typedef struct tb_router_totals {
 	uint64_t rtp_in, rtp_forwarded, rtp_dropped, nacks, retransmissions, plis_sent;
 } tb_router_totals;
 void tb_router_get_totals(const tb_router *router, tb_router_totals *out);
+/* Sums over every router of the process, up to a second old. Any thread. */
+void tb_router_global_totals(tb_router_totals *out);
 
 G_END_DECLS
 

@@ -552,6 +552,17 @@ static const char *source_for(const tb_participant *p, const tb_router_track *tr
 	return track->kind == TB_SDP_KIND_AUDIO ? "mic" : "camera";
 }
 
+/* Sends the candidates held for PC now that its description went out. */
+static void release_candidates(tb_participant *p, tb_pc_kind pc)
+{
+	p->described[pc] = true;
+	if (!p->held[pc])
+		return;
+	for (guint i = 0; i < p->held[pc]->len; i++)
+		p->sink.event(p->conn, "candidate", p->held[pc]->pdata[i]);
+	g_ptr_array_set_size(p->held[pc], 0);
+}
+
 static void publish_done(tb_participant *p, reply *r)
 {
 	p->publishing = false;
@@ -571,6 +582,7 @@ static void publish_done(tb_participant *p, reply *r)
 	}
 	TB_INFO(CAT, "[%s/%s] publishes %u track(s)", p->room->id, p->id, p->tracks->len);
 	p->sink.response(p->conn, r->id, json_pack("{s:s}", "sdp", r->sdp), NULL, NULL);
+	release_candidates(p, TB_PC_PUBLISH);
 	tb__participant_updated(p);
 	tb__room_media_update(p->room);
 }
@@ -603,6 +615,7 @@ static void subscribe_done(tb_participant *p, reply *r)
 	offer = json_pack("{s:s, s:I}", "sdp", r->sdp, "version", (json_int_t)r->version);
 	p->sink.event(p->conn, "subscriber-offer", offer);
 	json_decref(offer);
+	release_candidates(p, TB_PC_SUBSCRIBE);
 }
 
 static void candidate_event(tb_participant *p, reply *r)
@@ -615,6 +628,13 @@ static void candidate_event(tb_participant *p, reply *r)
 				 r->mid ? r->mid : "0", "sdpMLineIndex", r->mline);
 	else
 		data = json_pack("{s:s, s:n}", "pc", tb_pc_kind_to_string(r->pc), "candidate");
+	if (!p->described[r->pc]) {
+		if (!p->held[r->pc])
+			p->held[r->pc] =
+				g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+		g_ptr_array_add(p->held[r->pc], data);
+		return;
+	}
 	p->sink.event(p->conn, "candidate", data);
 	json_decref(data);
 }

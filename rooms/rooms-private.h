@@ -81,6 +81,10 @@ struct tb_participant {
 	bool sub_outstanding; /* an offer awaits its answer */
 	bool sub_dirty;       /* the wanted set changed meanwhile */
 	char *sub_signature;  /* the wanted set last offered */
+	/* Server candidates wait until the client has our description of
+	 * that PC (a browser refuses candidates before it). */
+	bool described[2];  /* by tb_pc_kind */
+	GPtrArray *held[2]; /* json_t* candidate event payloads */
 };
 
 /* room-media.c */

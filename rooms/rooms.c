@@ -40,6 +40,9 @@ static void participant_free(tb_participant *p)
 	if (p->tracks)
 		g_array_free(p->tracks, TRUE);
 	g_free(p->sub_signature);
+	for (int i = 0; i < 2; i++)
+		if (p->held[i])
+			g_ptr_array_free(p->held[i], TRUE);
 	if (p->pending_sources)
 		json_decref(p->pending_sources);
 	g_free(p->id);

@@ -217,6 +217,33 @@ static int route_metrics(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 	       "Connections closed because they did not read their messages.");
 	g_string_append_printf(out, "tribu_ws_slow_consumers_closed_total %" G_GUINT64_FORMAT "\n",
 			       sig->ws_slow_closed);
+	{
+		tb_router_totals t;
+		tb_router_global_totals(&t);
+		metric(out, "tribu_rtp_received_total", "counter",
+		       "RTP packets received from publishers (decrypted).");
+		g_string_append_printf(out, "tribu_rtp_received_total %" G_GUINT64_FORMAT "\n",
+				       t.rtp_in);
+		metric(out, "tribu_rtp_forwarded_total", "counter",
+		       "RTP packets sent to subscribers.");
+		g_string_append_printf(out, "tribu_rtp_forwarded_total %" G_GUINT64_FORMAT "\n",
+				       t.rtp_forwarded);
+		metric(out, "tribu_rtp_dropped_total", "counter",
+		       "RTP packets dropped: malformed, unknown SSRC or payload type.");
+		g_string_append_printf(out, "tribu_rtp_dropped_total %" G_GUINT64_FORMAT "\n",
+				       t.rtp_dropped);
+		metric(out, "tribu_nacks_received_total", "counter", "NACKs from subscribers.");
+		g_string_append_printf(out, "tribu_nacks_received_total %" G_GUINT64_FORMAT "\n",
+				       t.nacks);
+		metric(out, "tribu_retransmissions_total", "counter",
+		       "Packets resent from the NACK cache.");
+		g_string_append_printf(out, "tribu_retransmissions_total %" G_GUINT64_FORMAT "\n",
+				       t.retransmissions);
+		metric(out, "tribu_plis_sent_total", "counter",
+		       "Keyframe requests sent to publishers.");
+		g_string_append_printf(out, "tribu_plis_sent_total %" G_GUINT64_FORMAT "\n",
+				       t.plis_sent);
+	}
 	metric(out, "tribu_http_requests_total", "counter", "HTTP responses by status class.");
 	for (int c = 0; c < 6; c++)
 		g_string_append_printf(
