@@ -71,7 +71,9 @@ typedef struct pub_track {
 	int64_t last_pli_us;
 	/* last SR from the publisher, to rewrite for subscribers */
 	bool have_sr;
-	uint64_t packets, bytes, plis, nacks_sent;
+	uint64_t packets, bytes, plis, nacks_sent, rtx_received;
+	bool have_highest;
+	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
 } pub_track;
 
 /* A track a peer receives: one section of its subscriber offer. */
@@ -332,20 +334,96 @@ static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf, const
 	return NULL;
 }
 
+/* The track whose RTX stream (RFC 4588) this packet belongs to, if any. */
+static pub_track *find_rtx_track(tb_router_peer *peer, const tb_rtp_header *hdr)
+{
+	for (guint i = 0; i < peer->pub_tracks->len; i++) {
+		pub_track *t = peer->pub_tracks->pdata[i];
+		if (t->codec.rtx_pt < 0 || hdr->payload_type != t->codec.rtx_pt)
+			continue;
+		if (t->rtx_ssrc == hdr->ssrc)
+			return t;
+		if (!t->rtx_ssrc && t->ssrc && t->ssrc != hdr->ssrc) {
+			t->rtx_ssrc = hdr->ssrc;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* Turns an RTX packet back into the original one, in place: the first two
+ * payload bytes are the original sequence number. Returns the new length,
+ * or 0 when the packet is too short. */
+static size_t unwrap_rtx(pub_track *track, uint8_t *buf, size_t len, const tb_rtp_header *hdr)
+{
+	uint16_t osn;
+
+	if (hdr->payload_len < 2)
+		return 0;
+	osn = (uint16_t)(buf[hdr->payload_offset] << 8 | buf[hdr->payload_offset + 1]);
+	memmove(buf + hdr->payload_offset, buf + hdr->payload_offset + 2,
+		len - hdr->payload_offset - 2);
+	len -= 2;
+	tb_rtp_set_seq(buf, len, osn);
+	tb_rtp_set_ssrc(buf, len, track->ssrc);
+	tb_rtp_set_payload_type(buf, len, track->codec.pt);
+	return len;
+}
+
+/* Asks the publisher again for packets missing between the highest
+ * sequence number seen and SEQ (a gap of at most 64). */
+static void detect_loss(pub_track *track, uint16_t seq)
+{
+	tb_router_peer *owner = track->owner;
+	uint16_t missing[64];
+	size_t n = 0;
+	int16_t diff;
+	uint8_t buf[OUT_CAP];
+
+	if (!track->have_highest) {
+		track->have_highest = true;
+		track->highest_seq = seq;
+		return;
+	}
+	diff = (int16_t)(seq - track->highest_seq);
+	if (diff <= 0)
+		return;
+	if (diff > 1 && diff <= 64 && (track->codec.rtcp_fb & TB_SDP_FB_NACK) && owner->pub) {
+		for (uint16_t s = (uint16_t)(track->highest_seq + 1); s != seq; s++)
+			missing[n++] = s;
+		track->nacks_sent++;
+		send_rtcp(owner->pub, buf,
+			  tb_rtcp_build_nack(buf, sizeof(buf), owner->rtcp_ssrc, track->ssrc,
+					     missing, n));
+	}
+	track->highest_seq = seq;
+}
+
 static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 {
 	tb_router_peer *peer = user_data;
 	tb_router *router = peer->router;
 	tb_rtp_header hdr;
 	pub_track *track;
-	bool keyframe = false;
+	bool keyframe = false, repaired = false;
 
 	router->totals.rtp_in++;
 	if (tb_rtp_parse(buf, len, &hdr) < 0 || len > MAX_PACKET) {
 		router->totals.rtp_dropped++;
 		return;
 	}
-	track = find_pub_track(peer, buf, &hdr);
+	track = find_rtx_track(peer, &hdr);
+	if (track) {
+		len = unwrap_rtx(track, buf, len, &hdr);
+		if (len == 0 || tb_rtp_parse(buf, len, &hdr) < 0) {
+			router->totals.rtp_dropped++; /* RTX padding probe or malformed */
+			return;
+		}
+		track->rtx_received++;
+		repaired = true;
+	} else {
+		track = find_pub_track(peer, buf, &hdr);
+	}
 	if (!track || hdr.payload_type != track->codec.pt) {
 		/* Unknown SSRC, RTX or another codec: not forwarded. */
 		router->totals.rtp_dropped++;
@@ -359,6 +437,8 @@ static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		track->rx_started = true;
 	}
 	tb_rtcp_rx_stats_update(&track->rx, hdr.seq, hdr.timestamp, g_get_monotonic_time());
+	if (!repaired && track->kind == TB_SDP_KIND_VIDEO)
+		detect_loss(track, hdr.seq);
 	if (track->cache) {
 		cached_packet *slot = &track->cache[hdr.seq % CACHE_SLOTS];
 		slot->seq = hdr.seq;
@@ -1236,12 +1316,14 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 			tb_rtcp_rx_stats_report(&copy, t->ssrc, now, &rb);
 		json_array_append_new(
 			pub_tracks,
-			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I}", "track_id",
-				  t->track_id, "kind", tb_sdp_kind_to_string(t->kind), "codec",
-				  t->codec.name, "active", t->active, "muted", t->muted, "packets",
-				  (json_int_t)t->packets, "bytes", (json_int_t)t->bytes, "lost",
-				  (int)rb.cumulative_lost, "plis_sent", (json_int_t)t->plis,
-				  "subscribers", (json_int_t)t->subs->len));
+			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I, s:I, s:I}",
+				  "track_id", t->track_id, "kind", tb_sdp_kind_to_string(t->kind),
+				  "codec", t->codec.name, "active", t->active, "muted", t->muted,
+				  "packets", (json_int_t)t->packets, "bytes", (json_int_t)t->bytes,
+				  "lost", (int)rb.cumulative_lost, "plis_sent", (json_int_t)t->plis,
+				  "nacks_sent", (json_int_t)t->nacks_sent, "rtx_received",
+				  (json_int_t)t->rtx_received, "subscribers",
+				  (json_int_t)t->subs->len));
 	}
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
 		sub_track *s = peer->sub_tracks->pdata[i];
