@@ -869,7 +869,7 @@ static void set_ext_map(pub_track *track)
 	if (track->ext.audio_level && track->kind == TB_SDP_KIND_AUDIO)
 		track->ext_map[track->ext.audio_level] = TB_SDP_EXT_ID_AUDIO_LEVEL;
 	/* transport-cc sequence numbers belong to the publisher's transport:
-	 * never forwarded (the subscriber section does not negotiate it). */
+	 * never forwarded (publish answers do not accept it either). */
 }
 
 static pub_track *find_track_by_mid(tb_router_peer *peer, const char *mid)
@@ -949,6 +949,16 @@ int tb_router_publish(tb_router_peer *peer, const tb_sdp_desc *offer, char **ans
 	}
 	if (!peer->pub && !make_transport(peer, TB_PC_PUBLISH, error))
 		return TB_EIO;
+	/* The remote side first: an ICE restart changes our credentials. */
+	rc = tb_transport_set_remote(peer->pub, offer->ice_ufrag, offer->ice_pwd,
+				     offer->fingerprint_alg, offer->fingerprint,
+				     our_dtls_role(offer->setup));
+	if (rc < 0) {
+		g_set_error(error, TB_SDP_ERROR, rc,
+			    rc == TB_ECONFLICT ? "the DTLS fingerprint or role changed"
+					       : "bad ICE credentials or fingerprint");
+		goto out;
+	}
 	tb_transport_local_credentials(peer->pub, &ufrag, &pwd);
 	local.ice_ufrag = ufrag;
 	local.ice_pwd = pwd;
@@ -960,16 +970,6 @@ int tb_router_publish(tb_router_peer *peer, const tb_sdp_desc *offer, char **ans
 	*answer = tb_sdp_build_publish_answer(offer, &local, &result, error);
 	if (!*answer)
 		goto out;
-	rc = tb_transport_set_remote(peer->pub, offer->ice_ufrag, offer->ice_pwd,
-				     offer->fingerprint_alg, offer->fingerprint,
-				     our_dtls_role(offer->setup));
-	if (rc < 0) {
-		g_set_error(error, TB_SDP_ERROR, rc,
-			    rc == TB_ECONFLICT ? "the DTLS fingerprint or role changed"
-					       : "bad ICE credentials or fingerprint");
-		g_clear_pointer(answer, g_free);
-		goto out;
-	}
 	for (size_t i = 0; i < offer->n_sections; i++) {
 		const tb_sdp_section *s = &offer->sections[i];
 		for (size_t c = 0; c < s->n_candidates; c++)

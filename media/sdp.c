@@ -1609,8 +1609,6 @@ static void plan_extensions(const tb_sdp_section *s, plan *p)
 			slot = &p->ids.mid;
 		else if (strcmp(e->uri, TB_SDP_EXT_URI_ABS_SEND_TIME) == 0)
 			slot = &p->ids.abs_send_time;
-		else if (strcmp(e->uri, TB_SDP_EXT_URI_TWCC) == 0)
-			slot = &p->ids.twcc;
 		else if (strcmp(e->uri, TB_SDP_EXT_URI_AUDIO_LEVEL) == 0 && s->kind == TB_SDP_KIND_AUDIO)
 			slot = &p->ids.audio_level;
 		else if (strcmp(e->uri, TB_SDP_EXT_URI_RID) == 0 && p->n_rids > 0)
@@ -1674,7 +1672,9 @@ static void plan_section(const tb_sdp_desc *offer, const tb_sdp_section *s, size
 	p->codec.clock_rate = codec->clock_rate;
 	p->codec.channels = s->kind == TB_SDP_KIND_AUDIO ? codec->channels : 0;
 	p->codec.fmtp = codec->fmtp;
-	p->codec.rtcp_fb = fb_flags(codec);
+	/* No transport-cc: the server sends no transport-wide feedback, and a
+	 * browser that negotiated it would not fall back to REMB. */
+	p->codec.rtcp_fb = fb_flags(codec) & ~(unsigned)TB_SDP_FB_TWCC;
 	p->codec.rtx_pt = rtx != NULL ? rtx->pt : -1;
 	plan_simulcast(s, p);
 	plan_extensions(s, p);

@@ -250,6 +250,8 @@ int tb_transport_set_remote(tb_transport *t, const char *ufrag, const char *pwd,
 			/* The peer restarted ICE: follow with new credentials. */
 			rc = tb_ice_restart(t->ice);
 			if (rc == 0)
+				rc = tb_ice_gather(t->ice);
+			if (rc == 0)
 				rc = tb_ice_set_remote_credentials(t->ice, ufrag, pwd);
 		}
 		return rc;

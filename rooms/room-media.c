@@ -165,16 +165,21 @@ static void router_candidate(void *user_data, tb_router_peer *peer, tb_pc_kind p
 	tb__room_media *rm = user_data;
 	reply *r = reply_new(rm, REPLY_CANDIDATE, tb_router_peer_id(peer));
 
+	r->pc = pc;
+	r->candidate = g_strdup(candidate);
+	post_reply(r);
+}
+
+/* Puts PEER's BUNDLE tag for PC into R, for the candidates' sdpMid. */
+static void reply_set_tag(reply *r, tb_router_peer *peer, tb_pc_kind pc)
+{
 	char mid[TB_SDP_MAX_ID_LEN + 1];
 	int index = 0;
 
-	r->pc = pc;
-	r->candidate = g_strdup(candidate);
 	if (tb_router_peer_bundle_tag(peer, pc, mid, sizeof(mid), &index)) {
 		r->mid = g_strdup(mid);
 		r->mline = index;
 	}
-	post_reply(r);
 }
 
 static void router_state(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
@@ -211,6 +216,7 @@ static void run_publish(task *t)
 {
 	tb__room_media *rm = t->rm;
 	reply *r = reply_new(rm, REPLY_PUBLISH, t->participant_id);
+	tb_router_peer *peer;
 	tb_sdp_desc *offer = NULL;
 	GError *error = NULL;
 
@@ -219,9 +225,11 @@ static void run_publish(task *t)
 		fail_reply(r, "bad-field", error, "the SDP offer is not valid");
 		goto out;
 	}
-	if (tb_router_publish(peer_for(rm, t->participant_id), offer, &r->sdp, &r->tracks, &error) <
-	    0)
+	peer = peer_for(rm, t->participant_id);
+	if (tb_router_publish(peer, offer, &r->sdp, &r->tracks, &error) < 0)
 		fail_reply(r, "bad-field", error, "the SDP offer cannot be answered");
+	else
+		reply_set_tag(r, peer, TB_PC_PUBLISH);
 out:
 	g_clear_error(&error);
 	tb_sdp_desc_free(offer);
@@ -232,6 +240,7 @@ static void run_subscribe(task *t)
 {
 	tb__room_media *rm = t->rm;
 	reply *r = reply_new(rm, REPLY_SUBSCRIBE, t->participant_id);
+	tb_router_peer *peer;
 	tb_router_subscription *subs = g_new0(tb_router_subscription, t->n_subs + 1);
 	GError *error = NULL;
 
@@ -240,9 +249,11 @@ static void run_subscribe(task *t)
 		subs[i].track_id = t->sub_tracks[i];
 	}
 	r->version = t->version;
-	if (tb_router_subscribe(peer_for(rm, t->participant_id), subs, t->n_subs, t->version,
-				&r->sdp, &r->tracks, &error) < 0)
+	peer = peer_for(rm, t->participant_id);
+	if (tb_router_subscribe(peer, subs, t->n_subs, t->version, &r->sdp, &r->tracks, &error) < 0)
 		fail_reply(r, "internal", error, "cannot make the subscriber offer");
+	else
+		reply_set_tag(r, peer, TB_PC_SUBSCRIBE);
 	g_clear_error(&error);
 	g_free(subs);
 	post_reply(r);
@@ -503,6 +514,8 @@ void tb_participant_mute(tb_participant *p, tb_sdp_kind kind, bool muted)
 {
 	task *t;
 
+	if ((kind == TB_SDP_KIND_AUDIO ? p->audio_muted : p->video_muted) == muted)
+		return; /* nothing changes: nobody is told */
 	if (kind == TB_SDP_KIND_AUDIO)
 		p->audio_muted = muted;
 	else
@@ -552,14 +565,34 @@ static const char *source_for(const tb_participant *p, const tb_router_track *tr
 	return track->kind == TB_SDP_KIND_AUDIO ? "mic" : "camera";
 }
 
-/* Sends the candidates held for PC now that its description went out. */
-static void release_candidates(tb_participant *p, tb_pc_kind pc)
+static void send_candidate(tb_participant *p, tb_pc_kind pc, const char *candidate)
 {
+	json_t *data;
+
+	if (candidate && *candidate)
+		data = json_pack("{s:s, s:{s:s, s:s, s:i}}", "pc", tb_pc_kind_to_string(pc),
+				 "candidate", "candidate", candidate, "sdpMid",
+				 p->tag_mid[pc][0] ? p->tag_mid[pc] : "0", "sdpMLineIndex",
+				 p->tag_index[pc]);
+	else
+		data = json_pack("{s:s, s:n}", "pc", tb_pc_kind_to_string(pc), "candidate");
+	p->sink.event(p->conn, "candidate", data);
+	json_decref(data);
+}
+
+/* PC's description went out (with its BUNDLE tag MID at INDEX): send the
+ * candidates held until now. */
+static void release_candidates(tb_participant *p, tb_pc_kind pc, const char *mid, int index)
+{
+	if (mid) {
+		g_strlcpy(p->tag_mid[pc], mid, sizeof(p->tag_mid[pc]));
+		p->tag_index[pc] = index;
+	}
 	p->described[pc] = true;
 	if (!p->held[pc])
 		return;
 	for (guint i = 0; i < p->held[pc]->len; i++)
-		p->sink.event(p->conn, "candidate", p->held[pc]->pdata[i]);
+		send_candidate(p, pc, p->held[pc]->pdata[i]);
 	g_ptr_array_set_size(p->held[pc], 0);
 }
 
@@ -582,7 +615,7 @@ static void publish_done(tb_participant *p, reply *r)
 	}
 	TB_INFO(CAT, "[%s/%s] publishes %u track(s)", p->room->id, p->id, p->tracks->len);
 	p->sink.response(p->conn, r->id, json_pack("{s:s}", "sdp", r->sdp), NULL, NULL);
-	release_candidates(p, TB_PC_PUBLISH);
+	release_candidates(p, TB_PC_PUBLISH, r->mid, r->mline);
 	tb__participant_updated(p);
 	tb__room_media_update(p->room);
 }
@@ -615,28 +648,18 @@ static void subscribe_done(tb_participant *p, reply *r)
 	offer = json_pack("{s:s, s:I}", "sdp", r->sdp, "version", (json_int_t)r->version);
 	p->sink.event(p->conn, "subscriber-offer", offer);
 	json_decref(offer);
-	release_candidates(p, TB_PC_SUBSCRIBE);
+	release_candidates(p, TB_PC_SUBSCRIBE, r->mid, r->mline);
 }
 
 static void candidate_event(tb_participant *p, reply *r)
 {
-	json_t *data;
-
-	if (r->candidate)
-		data = json_pack("{s:s, s:{s:s, s:s, s:i}}", "pc", tb_pc_kind_to_string(r->pc),
-				 "candidate", "candidate", r->candidate, "sdpMid",
-				 r->mid ? r->mid : "0", "sdpMLineIndex", r->mline);
-	else
-		data = json_pack("{s:s, s:n}", "pc", tb_pc_kind_to_string(r->pc), "candidate");
 	if (!p->described[r->pc]) {
 		if (!p->held[r->pc])
-			p->held[r->pc] =
-				g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
-		g_ptr_array_add(p->held[r->pc], data);
+			p->held[r->pc] = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(p->held[r->pc], g_strdup(r->candidate ? r->candidate : ""));
 		return;
 	}
-	p->sink.event(p->conn, "candidate", data);
-	json_decref(data);
+	send_candidate(p, r->pc, r->candidate);
 }
 
 static void state_event(tb_participant *p, reply *r)
@@ -678,9 +701,12 @@ static gboolean reply_dispatch(gpointer data)
 		subscribe_done(p, r);
 		break;
 	case REPLY_ANSWER:
-		if (r->error_code)
+		if (r->error_code) {
 			respond_error(p, r->id, r->error_code, r->message);
-		else
+			/* That offer is spent: make a fresh one to answer. */
+			g_clear_pointer(&p->sub_signature, g_free);
+			update_subscriber(p);
+		} else
 			p->sink.response(p->conn, r->id, NULL, NULL, NULL);
 		break;
 	case REPLY_STATS:

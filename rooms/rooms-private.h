@@ -84,7 +84,9 @@ struct tb_participant {
 	/* Server candidates wait until the client has our description of
 	 * that PC (a browser refuses candidates before it). */
 	bool described[2];  /* by tb_pc_kind */
-	GPtrArray *held[2]; /* json_t* candidate event payloads */
+	GPtrArray *held[2]; /* char* candidate lines; "" for end-of-candidates */
+	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
+	int tag_index[2];
 };
 
 /* room-media.c */
@@ -98,7 +100,8 @@ void tb__rooms_handle_unref(tb__rooms_handle *handle);
 /* rooms.c */
 tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id);
 void tb__room_send(tb_room *room, const tb_participant *except, const char *name, json_t *data);
-/* Sends "participant-updated" {participant} to everyone but P. */
+/* Sends "participant-updated" {participant} to everyone in the room, P
+ * included (its own clients learn the server state too). */
 void tb__participant_updated(tb_participant *p);
 /* The server removes P (REASON), telling it first. */
 void tb__participant_remove(tb_participant *p, const char *reason);

@@ -7,6 +7,8 @@
  *
  * Subcommands: `tribud token ...` prints a signed token.
  */
+#include <errno.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -286,6 +288,26 @@ static int run_server(tb_config *config)
 	s.media.ice.port_max = (uint16_t)config->media_port_max;
 	s.rooms = tb_rooms_new(&rooms_config, s.workers, n_workers, s.catalog, NULL, &s.media);
 
+	for (const char *const *f = (const char *const[]){config->tls_cert, config->tls_key, NULL};
+	     *f; f++) {
+		if (access(*f, R_OK) != 0) {
+			g_set_error(&error, G_FILE_ERROR, g_file_error_from_errno(errno),
+				    "TLS file %s: %s", *f, g_strerror(errno));
+			goto fail;
+		}
+	}
+	if (s.media_addresses) {
+		for (char **a = s.media_addresses; *a; a++) {
+			GInetAddress *ip = g_inet_address_new_from_string(*a);
+			if (!ip) {
+				g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+					    "media.addresses: \"%s\" is not a numeric IP address",
+					    *a);
+				goto fail;
+			}
+			g_object_unref(ip);
+		}
+	}
 	s.loop = g_main_loop_new(NULL, FALSE);
 	deps.config = config;
 	deps.secret = s.secret;
@@ -328,8 +350,11 @@ out:
 	for (unsigned i = 0; i < s.n_workers; i++)
 		tb_worker_free(s.workers[i]);
 	g_free(s.workers);
-	while (g_main_context_iteration(NULL, FALSE))
-		;
+	/* Only after a run: when lws fails to start on the GLib loop it leaves
+	 * sources behind on the default context that must never dispatch. */
+	if (status == 0)
+		while (g_main_context_iteration(NULL, FALSE))
+			;
 	if (s.media.identity)
 		tb_dtls_identity_unref(s.media.identity);
 	g_strfreev(s.media_addresses);

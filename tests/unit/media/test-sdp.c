@@ -858,17 +858,18 @@ static void test_answer_chrome(void)
 	g_assert_cmpint(ans->setup, ==, TB_SDP_SETUP_PASSIVE);
 	g_assert_true(ans->ice_trickle);
 
-	/* audio: Opus only, the client's fmtp, transport-cc, offered ids */
+	/* audio: Opus only, the client's fmtp, no transport-cc (the server
+	 * sends REMB, not transport-wide feedback), offered ids */
 	g_assert_cmpuint(a->n_codecs, ==, 1);
 	g_assert_cmpuint(a->codecs[0].pt, ==, 111);
 	g_assert_cmpstr(a->codecs[0].name, ==, "opus");
 	g_assert_cmpuint(a->codecs[0].channels, ==, 2);
 	g_assert_cmpstr(a->codecs[0].fmtp, ==, "minptime=10;useinbandfec=1");
-	g_assert_cmpuint(a->codecs[0].n_rtcp_fb, ==, 1);
-	g_assert_cmpuint(a->n_extmaps, ==, 4);
+	g_assert_cmpuint(a->codecs[0].n_rtcp_fb, ==, 0);
+	g_assert_cmpuint(a->n_extmaps, ==, 3);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_AUDIO_LEVEL), ==, 1);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_ABS_SEND_TIME), ==, 2);
-	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_TWCC), ==, 3);
+	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_TWCC), ==, 0);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_MID), ==, 4);
 	g_assert_false(a->rtcp_rsize);
 	g_assert_cmpuint(a->n_candidates, ==, 0);
@@ -877,12 +878,12 @@ static void test_answer_chrome(void)
 	g_assert_cmpuint(v->n_codecs, ==, 2);
 	g_assert_cmpstr(v->codecs[0].name, ==, "VP8");
 	g_assert_cmpuint(v->codecs[0].pt, ==, 96);
-	g_assert_cmpuint(v->codecs[0].n_rtcp_fb, ==, 5);
+	g_assert_cmpuint(v->codecs[0].n_rtcp_fb, ==, 4);
 	g_assert_cmpstr(v->codecs[1].name, ==, "rtx");
 	g_assert_cmpint(v->codecs[1].rtx_apt, ==, 96);
 	g_assert_cmpuint(v->codecs[1].pt, ==, 97);
 	g_assert_true(v->rtcp_rsize);
-	g_assert_cmpuint(v->n_extmaps, ==, 3); /* no toffset, no rid without simulcast */
+	g_assert_cmpuint(v->n_extmaps, ==, 2); /* no toffset, twcc, or rid without simulcast */
 	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_MID), ==, 4);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_RID), ==, 0);
 	g_assert_cmpuint(v->n_simulcast_recv, ==, 0);
@@ -897,7 +898,7 @@ static void test_answer_chrome(void)
 	g_assert_cmpuint(ra->codec.clock_rate, ==, 48000);
 	g_assert_cmpuint(ra->codec.channels, ==, 2);
 	g_assert_cmpstr(ra->codec.fmtp, ==, "minptime=10;useinbandfec=1");
-	g_assert_cmpuint(ra->codec.rtcp_fb, ==, TB_SDP_FB_TWCC);
+	g_assert_cmpuint(ra->codec.rtcp_fb, ==, 0);
 	g_assert_cmpint(ra->codec.rtx_pt, ==, -1);
 	g_assert_cmpuint(ra->ext.audio_level, ==, 1);
 	g_assert_cmpuint(ra->ext.mid, ==, 4);
@@ -912,11 +913,10 @@ static void test_answer_chrome(void)
 	g_assert_cmpint(rv->codec.rtx_pt, ==, 97);
 	g_assert_cmpuint(rv->codec.channels, ==, 0);
 	g_assert_cmpuint(rv->codec.rtcp_fb, ==,
-			 TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR | TB_SDP_FB_REMB |
-				 TB_SDP_FB_TWCC);
+			 TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR | TB_SDP_FB_REMB);
 	g_assert_cmpuint(rv->ext.audio_level, ==, 0);
 	g_assert_cmpuint(rv->ext.abs_send_time, ==, 2);
-	g_assert_cmpuint(rv->ext.twcc, ==, 3);
+	g_assert_cmpuint(rv->ext.twcc, ==, 0);
 	g_assert_cmpuint(rv->n_streams, ==, 1);
 	g_assert_cmpuint(rv->streams[0].ssrc, ==, 1111111111u);
 	g_assert_cmpuint(rv->streams[0].rtx_ssrc, ==, 2222222222u);
@@ -988,11 +988,11 @@ static void test_answer_firefox(void)
 	g_assert_cmpuint(a->n_extmaps, ==, 2); /* csrc-audio-level was recvonly */
 	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_AUDIO_LEVEL), ==, 1);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(a, TB_SDP_EXT_URI_MID), ==, 3);
-	g_assert_cmpuint(v->n_extmaps, ==, 3);
+	g_assert_cmpuint(v->n_extmaps, ==, 2);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_MID), ==, 3);
 	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_ABS_SEND_TIME), ==, 4);
-	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_TWCC), ==, 7);
-	g_assert_cmpuint(r.sections[1].ext.twcc, ==, 7);
+	g_assert_cmpuint(tb_sdp_section_extmap_id(v, TB_SDP_EXT_URI_TWCC), ==, 0);
+	g_assert_cmpuint(r.sections[1].ext.twcc, ==, 0);
 
 	g_assert_cmpuint(a->codecs[0].pt, ==, 109);
 	g_assert_cmpstr(a->codecs[0].fmtp, ==, "maxplaybackrate=48000;stereo=1;useinbandfec=1");
@@ -1213,7 +1213,7 @@ static void test_answer_webrtcbin_max_bundle(void)
 	g_assert_nonnull(strstr(text, "a=group:BUNDLE audio0 video1\r\n"));
 	g_assert_cmpuint(ans->sections[1].port, ==, 9);
 	g_assert_cmpstr(r.sections[1].codec.name, ==, "VP8");
-	g_assert_cmpuint(r.sections[1].codec.rtcp_fb, ==, TB_SDP_FB_PLI | TB_SDP_FB_FIR | TB_SDP_FB_TWCC);
+	g_assert_cmpuint(r.sections[1].codec.rtcp_fb, ==, TB_SDP_FB_PLI | TB_SDP_FB_FIR);
 	g_assert_cmpstr(r.sections[0].codec.name, ==, "OPUS");
 	g_assert_cmpuint(r.sections[0].codec.channels, ==, 2);
 	tb_sdp_publish_result_clear(&r);
