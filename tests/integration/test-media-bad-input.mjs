@@ -12,7 +12,11 @@
 // The signaling side here is a plain WebSocket client (lib/tribud.mjs) that
 // publishes offers written by hand: syntactically valid, with a random
 // fingerprint and ICE credentials, so tribud answers them, gathers and
-// announces its candidates, but no DTLS peer ever connects.
+// announces its candidates. IceProbe then does the client's side of ICE
+// (STUN checks with the offer's credentials) from a UDP socket, so that
+// tribud selects that socket's address: what it sends next gets past
+// libnice (which drops datagrams from unknown addresses) into tribud's own
+// demultiplexer, DTLS and SRTP code. No DTLS handshake is ever done.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
