@@ -40,6 +40,7 @@
 #include <nice/agent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define LOG_CAT           "media.ice"
 #define COMPONENT_ID      1
@@ -342,8 +343,19 @@ static void on_selected_pair(G_GNUC_UNUSED NiceAgent *agent, guint stream_id,
 {
 	tb_ice *ice = user_data;
 	char l[96], r[96];
+	GSocket *socket;
 
-	if (ice->closed || stream_id != ice->stream_id || !tb_log_enabled(LOG_CAT, TB_LOG_INFO))
+	if (ice->closed || stream_id != ice->stream_id)
+		return;
+	/* A publisher's burst (a keyframe at 2.5 Mbps) or a busy worker must
+	 * not overflow the default 208 KiB receive buffer: room for ~1 s. */
+	socket = nice_agent_get_selected_socket(ice->agent, stream_id, COMPONENT_ID);
+	if (socket) {
+		g_socket_set_option(socket, SOL_SOCKET, SO_RCVBUF, 1 << 20, NULL);
+		g_socket_set_option(socket, SOL_SOCKET, SO_SNDBUF, 1 << 20, NULL);
+		g_object_unref(socket);
+	}
+	if (!tb_log_enabled(LOG_CAT, TB_LOG_INFO))
 		return;
 	format_candidate(local, l, sizeof(l));
 	format_candidate(remote, r, sizeof(r));

@@ -1140,9 +1140,11 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 					     : 0;
 		canonical_fmtp(&sub->codec);
 		sub->need_keyframe = sub->kind == TB_SDP_KIND_VIDEO;
+		/* No keyframe request yet: one sent before the subscriber can
+		 * receive is wasted, and browsers ignore a second within 300 ms.
+		 * It goes when its transport connects, or at its first packet
+		 * if it is connected already (forward_one). */
 		g_ptr_array_add(source->subs, sub);
-		if (sub->kind == TB_SDP_KIND_VIDEO)
-			request_keyframe(source);
 	}
 
 	if (tb_transport_local_credentials(peer->sub, &ufrag, &pwd) < 0) {
