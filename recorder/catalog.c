@@ -1,4 +1,4 @@
-/* catalog.c — the SQLite catalog of sessions and attendance.
+/* catalog.c — the SQLite catalog of sessions, attendance and recordings.
  *
  * tb_catalog_open runs on the main thread: it opens the database, switches it
  * to WAL, applies the numbered migrations (each in its own transaction,
@@ -13,8 +13,15 @@
  * one fsync, not one each. A job that fails is logged (category "db",
  * rate-limited) and counted; it never stops the thread or the other jobs.
  *
- * It does not read: queries for the library API and the recordings table come
- * with later migrations. It does not decide what a session is: rooms/ does.
+ * Recordings (migration 2) are keyed by their file's path relative to the
+ * data dir, which the caller makes unique, so a queued begin and its end
+ * need no id from the database. The rows a crash left in 'recording' are read
+ * at open (main thread, before the catalog thread exists) and kept for
+ * tb_catalog_recordings_in_progress: the server repairs those files.
+ *
+ * It does not read otherwise: queries for the library API come with later
+ * work. It does not decide what a session is (rooms/ does) nor touch files
+ * (pipeline.c does).
  */
 #include "catalog-private.h"
 #include "common.h"
@@ -56,6 +63,30 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY(session_id, participant_id));"
 	"CREATE INDEX attendance_user ON attendance(user);"
 	"CREATE INDEX attendance_open ON attendance(session_id) WHERE left_ms IS NULL;",
+
+	/* 2: recordings, one row per file */
+	"CREATE TABLE recordings("
+	"  id INTEGER PRIMARY KEY,"
+	"  session_id TEXT NOT NULL REFERENCES sessions(id),"
+	"  participant_id TEXT NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	/* relative to the data dir; the key of the queued writes */
+	"  path TEXT NOT NULL UNIQUE,"
+	"  kinds TEXT NOT NULL,"
+	"  codecs TEXT NOT NULL,"
+	"  width INTEGER,"
+	"  height INTEGER,"
+	"  started_ms INTEGER NOT NULL,"
+	"  ended_ms INTEGER,"
+	"  offset_ms INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER,"
+	"  bytes INTEGER,"
+	"  state TEXT NOT NULL DEFAULT 'recording'"
+	"    CHECK(state IN ('recording', 'complete', 'truncated', 'failed')),"
+	"  error TEXT);"
+	"CREATE INDEX recordings_session ON recordings(session_id, offset_ms);"
+	"CREATE INDEX recordings_open ON recordings(id) WHERE state = 'recording';",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == TB__CATALOG_SCHEMA_VERSION);
@@ -89,6 +120,8 @@ enum job_kind {
 	JOB_SESSION_END,
 	JOB_ATTENDANCE_JOIN,
 	JOB_ATTENDANCE_LEAVE,
+	JOB_RECORDING_BEGIN,
+	JOB_RECORDING_END,
 	JOB_N_WRITES,
 	/* control: each runs alone, after the batch before it has committed */
 	JOB_BARRIER = JOB_N_WRITES,
@@ -103,42 +136,59 @@ enum {
 	N_STMT,
 };
 
-#define JOB_MAX_TEXT 5
+#define JOB_MAX_TEXT 7
+#define JOB_MAX_NUM 6
+/* A number bound as NULL. */
+#define NUM_NULL INT64_MIN
 
-/* A write binds text[0..n_text-1] to ?1..?n_text and the time to ?n_text+1.
- * text[0] is always the session id, text[1] the participant for attendance. */
+/* A write binds text[0..n_text-1] to ?1..?n_text and num[0..n_num-1] (num[0]
+ * is the time; n_num 0 means 1) to the parameters after. text[0] is the
+ * session id (the path for recordings), text[1] the participant for
+ * attendance. */
 static const struct statement_def {
 	const char *name;
 	const char *sql;
 	int n_text;
+	int n_num;
 	bool must_change; /* an UPDATE that matches no open row did not take effect */
 } statement_defs[N_STMT] = {
 	[JOB_SESSION_BEGIN] = {"session_begin",
 			       "INSERT INTO sessions(id, room_id, kind, started_ms)"
 			       " VALUES (?1, ?2, ?3, ?4)",
-			       3, false},
+			       3, 0, false},
 	[JOB_SESSION_END] = {"session_end",
 			     "UPDATE sessions SET ended_ms = ?2, end_reason = 'ended'"
 			     " WHERE id = ?1 AND ended_ms IS NULL",
-			     1, true},
+			     1, 0, true},
 	[JOB_ATTENDANCE_JOIN] = {"attendance_join",
 				 "INSERT INTO attendance(session_id, participant_id, user, name,"
 				 " role, joined_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-				 5, false},
+				 5, 0, false},
 	[JOB_ATTENDANCE_LEAVE] = {"attendance_leave",
 				  "UPDATE attendance SET leave_reason = ?3, left_ms = ?4"
 				  " WHERE session_id = ?1 AND participant_id = ?2"
 				  " AND left_ms IS NULL",
-				  3, true},
+				  3, 0, true},
+	[JOB_RECORDING_BEGIN] = {"recording_begin",
+				 "INSERT INTO recordings(path, session_id, participant_id, user,"
+				 " role, kinds, codecs, started_ms, offset_ms)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+				 7, 2, false},
+	[JOB_RECORDING_END] = {"recording_end",
+			       "UPDATE recordings SET state = ?2, error = ?3, ended_ms = ?4,"
+			       " duration_ms = ?5, bytes = ?6, width = ?7, height = ?8,"
+			       " offset_ms = coalesce(?9, offset_ms)"
+			       " WHERE path = ?1 AND state = 'recording'",
+			       3, 6, true},
 	/* IMMEDIATE: take the write lock up front, never upgrade mid-batch. */
-	[STMT_BEGIN] = {"begin", "BEGIN IMMEDIATE", 0, false},
-	[STMT_COMMIT] = {"commit", "COMMIT", 0, false},
-	[STMT_ROLLBACK] = {"rollback", "ROLLBACK", 0, false},
+	[STMT_BEGIN] = {"begin", "BEGIN IMMEDIATE", 0, 0, false},
+	[STMT_COMMIT] = {"commit", "COMMIT", 0, 0, false},
+	[STMT_ROLLBACK] = {"rollback", "ROLLBACK", 0, 0, false},
 };
 
 typedef struct job {
 	enum job_kind kind;
-	int64_t ms;
+	int64_t num[JOB_MAX_NUM]; /* num[0]: the time */
 	char *text[JOB_MAX_TEXT]; /* owned; JOB_EXEC: text[0] is the SQL */
 	uint64_t ticket;          /* JOB_BARRIER */
 	/* outcome of the last run (catalog thread only) */
@@ -157,6 +207,7 @@ struct tb_catalog {
 	GThread *thread;
 	GAsyncQueue *queue; /* of job *, owned */
 	int schema_version; /* set at open, read-only after */
+	GPtrArray *in_progress; /* of tb_catalog_recording *: set at open, read-only after */
 	gint errors;        /* atomic */
 
 	/* `lock` guards the barrier tickets; taken before the queue's own lock,
@@ -377,6 +428,48 @@ fail:
 	return false;
 }
 
+static void catalog_recording_free(gpointer data)
+{
+	tb_catalog_recording *r = data;
+
+	g_free(r->path);
+	g_free(r->session_id);
+	g_free(r->participant_id);
+	g_free(r);
+}
+
+/* Keeps the recordings a crash left in 'recording' for the server to repair. */
+static bool read_in_progress(tb_catalog *cat, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(cat->db,
+				    "SELECT id, path, session_id, participant_id, started_ms,"
+				    " offset_ms FROM recordings WHERE state = 'recording' ORDER BY id",
+				    -1, &stmt, NULL);
+
+	cat->in_progress = g_ptr_array_new_with_free_func(catalog_recording_free);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		tb_catalog_recording *r = g_new0(tb_catalog_recording, 1);
+
+		r->id = sqlite3_column_int64(stmt, 0);
+		r->path = g_strdup((const char *)sqlite3_column_text(stmt, 1));
+		r->session_id = g_strdup((const char *)sqlite3_column_text(stmt, 2));
+		r->participant_id = g_strdup((const char *)sqlite3_column_text(stmt, 3));
+		r->started_ms = sqlite3_column_int64(stmt, 4);
+		r->offset_ms = sqlite3_column_int64(stmt, 5);
+		g_ptr_array_add(cat->in_progress, r);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		set_db_error(error, cat->db, rc, "read recordings in progress");
+		return false;
+	}
+	if (cat->in_progress->len > 0)
+		db_log(cat, "%u recordings were left unfinished", cat->in_progress->len);
+	return true;
+}
+
 /* ---- catalog thread ---- */
 
 /* Runs a write job's statement; records the outcome in the job. */
@@ -386,10 +479,16 @@ static void run_job(tb_catalog *cat, job *j)
 	sqlite3_stmt *stmt = cat->stmts[j->kind];
 	int rc = SQLITE_OK;
 
+	int n_num = def->n_num ? def->n_num : 1;
+
 	for (int i = 0; i < def->n_text && rc == SQLITE_OK; i++)
 		rc = sqlite3_bind_text(stmt, i + 1, j->text[i], -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(stmt, def->n_text + 1, j->ms);
+	for (int i = 0; i < n_num && rc == SQLITE_OK; i++) {
+		if (j->num[i] == NUM_NULL)
+			rc = sqlite3_bind_null(stmt, def->n_text + 1 + i);
+		else
+			rc = sqlite3_bind_int64(stmt, def->n_text + 1 + i, j->num[i]);
+	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	j->rc = rc;
@@ -407,6 +506,7 @@ static void report_job(tb_catalog *cat, const job *j)
 	const struct statement_def *def = &statement_defs[j->kind];
 	const char *problem;
 	bool attendance = j->kind == JOB_ATTENDANCE_JOIN || j->kind == JOB_ATTENDANCE_LEAVE;
+	bool recording = j->kind == JOB_RECORDING_BEGIN || j->kind == JOB_RECORDING_END;
 
 	if (j->rc != SQLITE_DONE)
 		problem = j->errmsg ? j->errmsg : sqlite3_errstr(j->rc);
@@ -415,9 +515,9 @@ static void report_job(tb_catalog *cat, const job *j)
 	else
 		return;
 	g_atomic_int_inc(&cat->errors);
-	db_log(cat, "%s session=%s%s%s: %s", def->name, str_or_null(j->text[0]),
-	       attendance ? " participant=" : "", attendance ? str_or_null(j->text[1]) : "",
-	       problem);
+	db_log(cat, "%s %s=%s%s%s: %s", def->name, recording ? "path" : "session",
+	       str_or_null(j->text[0]), attendance ? " participant=" : "",
+	       attendance ? str_or_null(j->text[1]) : "", problem);
 }
 
 /* Steps BEGIN, COMMIT or ROLLBACK; logs a failure. */
@@ -550,6 +650,8 @@ static void catalog_free(tb_catalog *cat)
 		TB_WARN("db", "%u more messages suppressed", cat->log_suppressed);
 	if (cat->queue)
 		g_async_queue_unref(cat->queue);
+	if (cat->in_progress)
+		g_ptr_array_unref(cat->in_progress);
 	g_mutex_clear(&cat->lock);
 	g_cond_clear(&cat->barrier_cond);
 	g_free(cat);
@@ -592,7 +694,7 @@ tb_catalog *tb_catalog_open(const char *db_path, GError **error)
 	if (!exec_sql(cat->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
 		      "set pragmas", error))
 		goto fail;
-	if (!migrate(cat, error) || !repair(cat, error))
+	if (!migrate(cat, error) || !repair(cat, error) || !read_in_progress(cat, error))
 		goto fail;
 	for (int i = 0; i < N_STMT; i++) {
 		rc = sqlite3_prepare_v3(cat->db, statement_defs[i].sql, -1,
@@ -661,7 +763,7 @@ static void enqueue_write(tb_catalog *cat, enum job_kind kind, int64_t ms, const
 {
 	job *j = job_new(kind);
 
-	j->ms = ms;
+	j->num[0] = ms;
 	j->text[0] = g_strdup(text0);
 	j->text[1] = g_strdup(text1);
 	j->text[2] = g_strdup(text2);
@@ -708,4 +810,67 @@ void tb__catalog_exec(tb_catalog *cat, const char *sql)
 	j = job_new(JOB_EXEC);
 	j->text[0] = g_strdup(sql);
 	g_async_queue_push(cat->queue, j);
+}
+
+void tb_catalog_recording_begin(tb_catalog *cat, const char *path, const char *session_id,
+				const char *participant_id, const char *user, const char *role,
+				const char *kinds, const char *codecs, int64_t started_ms,
+				int64_t offset_ms)
+{
+	job *j;
+
+	g_return_if_fail(cat != NULL);
+	j = job_new(JOB_RECORDING_BEGIN);
+	j->text[0] = g_strdup(path);
+	j->text[1] = g_strdup(session_id);
+	j->text[2] = g_strdup(participant_id);
+	j->text[3] = g_strdup(user);
+	j->text[4] = g_strdup(role);
+	j->text[5] = g_strdup(kinds);
+	j->text[6] = g_strdup(codecs);
+	j->num[0] = started_ms;
+	j->num[1] = offset_ms;
+	g_async_queue_push(cat->queue, j);
+}
+
+void tb_catalog_recording_end(tb_catalog *cat, const char *path, const char *state,
+			      int64_t ended_ms, int64_t duration_ms, int64_t bytes, int width,
+			      int height, int64_t offset_ms, const char *error)
+{
+	job *j;
+
+	g_return_if_fail(cat != NULL);
+	j = job_new(JOB_RECORDING_END);
+	j->text[0] = g_strdup(path);
+	j->text[1] = g_strdup(state);
+	j->text[2] = g_strdup(error);
+	j->num[0] = ended_ms;
+	j->num[1] = duration_ms;
+	j->num[2] = bytes;
+	j->num[3] = width > 0 ? width : NUM_NULL;
+	j->num[4] = height > 0 ? height : NUM_NULL;
+	j->num[5] = offset_ms >= 0 ? offset_ms : NUM_NULL;
+	g_async_queue_push(cat->queue, j);
+}
+
+static gpointer catalog_recording_copy(gconstpointer src, gpointer data)
+{
+	const tb_catalog_recording *r = src;
+	tb_catalog_recording *copy = g_new0(tb_catalog_recording, 1);
+
+	*copy = *r;
+	copy->path = g_strdup(r->path);
+	copy->session_id = g_strdup(r->session_id);
+	copy->participant_id = g_strdup(r->participant_id);
+	return copy;
+}
+
+GPtrArray *tb_catalog_recordings_in_progress(tb_catalog *cat)
+{
+	GPtrArray *copy;
+
+	g_return_val_if_fail(cat != NULL, NULL);
+	copy = g_ptr_array_copy(cat->in_progress, catalog_recording_copy, NULL);
+	g_ptr_array_set_free_func(copy, catalog_recording_free);
+	return copy;
 }

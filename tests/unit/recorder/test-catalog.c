@@ -141,13 +141,13 @@ static void test_open(fixture *f, gconstpointer data)
 	sqlite3 *db = raw_open(f->path);
 
 	g_assert_cmpint(tb_catalog_schema_version(cat), ==, TB__CATALOG_SCHEMA_VERSION);
-	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 1);
+	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 2);
 	assert_row(db, "PRAGMA journal_mode", "wal");
-	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "1|1");
+	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "2|2");
 	assert_row(db,
 		   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
 		   " WHERE type = 'table' ORDER BY name)",
-		   "attendance,schema_migrations,sessions");
+		   "attendance,recordings,schema_migrations,sessions");
 	raw_close(db);
 	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 0);
 	tb_catalog_close(cat);
@@ -219,11 +219,12 @@ static void test_reopen(fixture *f, gconstpointer data)
 
 	for (int i = 0; i < 3; i++) {
 		cat = open_catalog(f->path);
-		g_assert_cmpint(tb_catalog_schema_version(cat), ==, 1);
+		g_assert_cmpint(tb_catalog_schema_version(cat), ==, 2);
 		tb_catalog_close(cat);
 	}
-	assert_row(db, "SELECT count(*) FROM schema_migrations", "1");
-	g_assert_cmpint(raw_int(db, "SELECT applied_ms FROM schema_migrations"), ==, applied_ms);
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "2");
+	g_assert_cmpint(raw_int(db, "SELECT applied_ms FROM schema_migrations WHERE version = 1"), ==,
+			applied_ms);
 	assert_row(db, "SELECT count(*) FROM sessions", "1");
 	raw_close(db);
 }
@@ -489,6 +490,163 @@ static void test_disk_full(fixture *f, gconstpointer data)
 	g_free(big);
 }
 
+/* ---- recordings (migration 2) ---- */
+
+static void test_recordings(fixture *f, gconstpointer data)
+{
+	tb_catalog *cat = open_catalog(f->path);
+	const char *row_sql = "SELECT session_id, participant_id, user, role, kinds, codecs,"
+			      " width, height, started_ms, ended_ms, offset_ms, duration_ms,"
+			      " bytes, state, error FROM recordings WHERE path = ";
+	char *sql;
+	sqlite3 *db;
+
+	tb_catalog_session_begin(cat, "s1", "room-a", "coaching", 1000);
+	tb_catalog_recording_begin(cat, "recordings/2025/01/s1/p1-1.webm", "s1", "p1", "alice",
+				   "mentor", "audio,video", "opus,VP8", 1100, 100);
+	tb_catalog_recording_begin(cat, "recordings/2025/01/s1/p2-1.webm", "s1", "p2", "bob",
+				   "student", "audio", "opus", 1200, 200);
+	tb_catalog_recording_begin(cat, "recordings/2025/01/s1/p2-2.webm", "s1", "p2", "bob",
+				   "student", "audio,video", "opus,VP8", 5000, 4000);
+	tb_catalog_flush(cat);
+	db = raw_open(f->path);
+	sql = g_strconcat(row_sql, "'recordings/2025/01/s1/p1-1.webm'", NULL);
+	assert_row(db, sql,
+		   "s1|p1|alice|mentor|audio,video|opus,VP8|NULL|NULL|1100|NULL|100|NULL|NULL|"
+		   "recording|NULL");
+
+	tb_catalog_recording_end(cat, "recordings/2025/01/s1/p1-1.webm", "complete", 9100, 7950,
+				 123456, 640, 360, 130, NULL);
+	tb_catalog_recording_end(cat, "recordings/2025/01/s1/p2-1.webm", "failed", 3000, 1700,
+				 2048, 0, 0, -1, "filesink: No space left on device");
+	tb_catalog_flush(cat);
+	assert_row(db, sql,
+		   "s1|p1|alice|mentor|audio,video|opus,VP8|640|360|1100|9100|130|7950|123456|"
+		   "complete|NULL");
+	g_free(sql);
+	sql = g_strconcat(row_sql, "'recordings/2025/01/s1/p2-1.webm'", NULL);
+	/* offset_ms < 0 keeps the one given at begin; no video: NULL size. */
+	assert_row(db, sql,
+		   "s1|p2|bob|student|audio|opus|NULL|NULL|1200|3000|200|1700|2048|failed|"
+		   "filesink: No space left on device");
+	g_free(sql);
+	assert_row(db,
+		   "SELECT group_concat(path, ' ') FROM (SELECT path FROM recordings"
+		   " WHERE session_id = 's1' ORDER BY offset_ms)",
+		   "recordings/2025/01/s1/p1-1.webm recordings/2025/01/s1/p2-1.webm"
+		   " recordings/2025/01/s1/p2-2.webm");
+	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 0);
+
+	g_test_message("the \"[db]\" lines below are expected");
+	/* Ending twice, an unknown path, a duplicate path, an unknown session,
+	 * a state outside the CHECK: each one failed write, nothing changed. */
+	tb_catalog_recording_end(cat, "recordings/2025/01/s1/p1-1.webm", "failed", 1, 1, 1, 0, 0,
+				 -1, "late");
+	tb_catalog_recording_end(cat, "nope.webm", "complete", 1, 1, 1, 0, 0, -1, NULL);
+	tb_catalog_recording_begin(cat, "recordings/2025/01/s1/p2-2.webm", "s1", "p2", "bob",
+				   "student", "audio", "opus", 1, 0);
+	tb_catalog_recording_begin(cat, "recordings/2025/01/s9/p1-1.webm", "s9", "p1", "alice",
+				   "mentor", "audio", "opus", 1, 0);
+	tb_catalog_recording_end(cat, "recordings/2025/01/s1/p2-2.webm", "lost", 1, 1, 1, 0, 0,
+				 -1, NULL);
+	tb_catalog_flush(cat);
+	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 5);
+	assert_row(db, "SELECT count(*), sum(state = 'recording') FROM recordings", "3|1");
+	assert_row(db,
+		   "SELECT state, error FROM recordings"
+		   " WHERE path = 'recordings/2025/01/s1/p1-1.webm'",
+		   "complete|NULL");
+	raw_close(db);
+	tb_catalog_close(cat);
+}
+
+static void test_recordings_in_progress(fixture *f, gconstpointer data)
+{
+	tb_catalog *cat = open_catalog(f->path);
+	tb_catalog_recording *r;
+	GPtrArray *left;
+	sqlite3 *db;
+
+	left = tb_catalog_recordings_in_progress(cat);
+	g_assert_cmpuint(left->len, ==, 0);
+	g_ptr_array_unref(left);
+
+	tb_catalog_session_begin(cat, "s1", "room-a", "workshop", 1000);
+	tb_catalog_recording_begin(cat, "r/s1/p1-1.webm", "s1", "p1", "alice", "mentor", "audio",
+				   "opus", 1000, 0);
+	tb_catalog_recording_begin(cat, "r/s1/p2-1.webm", "s1", "p2", "bob", "student",
+				   "audio,video", "opus,VP8", 1500, 500);
+	tb_catalog_recording_begin(cat, "r/s1/p3-1.mkv", "s1", "p3", "carol", "student",
+				   "video", "H264", 1600, 600);
+	tb_catalog_recording_end(cat, "r/s1/p1-1.webm", "complete", 2000, 1000, 10, 0, 0, -1,
+				 NULL);
+	/* Closed without ending: what a kill -9 leaves. */
+	tb_catalog_close(cat);
+
+	cat = open_catalog(f->path);
+	/* Rows begun after open are not crash leftovers. */
+	tb_catalog_recording_begin(cat, "r/s1/p1-2.webm", "s1", "p1", "alice", "mentor", "audio",
+				   "opus", 3000, 2000);
+	tb_catalog_flush(cat);
+	left = tb_catalog_recordings_in_progress(cat);
+	g_assert_cmpuint(left->len, ==, 2);
+	r = left->pdata[0];
+	g_assert_cmpstr(r->path, ==, "r/s1/p2-1.webm");
+	g_assert_cmpstr(r->session_id, ==, "s1");
+	g_assert_cmpstr(r->participant_id, ==, "p2");
+	g_assert_cmpint(r->started_ms, ==, 1500);
+	g_assert_cmpint(r->offset_ms, ==, 500);
+	g_assert_cmpint(r->id, >, 0);
+	r = left->pdata[1];
+	g_assert_cmpstr(r->path, ==, "r/s1/p3-1.mkv");
+	/* The server repairs the files and ends the rows. */
+	tb_catalog_recording_end(cat, "r/s1/p2-1.webm", "truncated", 4400, 2900, 4096, 320, 240,
+				 -1, "server stopped; repaired");
+	tb_catalog_recording_end(cat, "r/s1/p3-1.mkv", "failed", 1600, 0, 0, 0, 0, -1,
+				 "no readable media");
+	g_ptr_array_unref(left);
+	tb_catalog_close(cat);
+
+	cat = open_catalog(f->path);
+	left = tb_catalog_recordings_in_progress(cat);
+	g_assert_cmpuint(left->len, ==, 1);
+	g_assert_cmpstr(((tb_catalog_recording *)left->pdata[0])->path, ==, "r/s1/p1-2.webm");
+	g_ptr_array_unref(left);
+	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 0);
+	tb_catalog_close(cat);
+	db = raw_open(f->path);
+	assert_row(db,
+		   "SELECT state, duration_ms, bytes, width, height, error FROM recordings"
+		   " WHERE path = 'r/s1/p2-1.webm'",
+		   "truncated|2900|4096|320|240|server stopped; repaired");
+	raw_close(db);
+}
+
+/* A database made by a build with migration 1 only gets migration 2 and keeps
+ * its rows. */
+static void test_migrate_from_1(fixture *f, gconstpointer data)
+{
+	tb_catalog *cat = open_catalog(f->path);
+	sqlite3 *db;
+
+	tb_catalog_session_begin(cat, "old", "room-a", "coaching", 1000);
+	tb_catalog_close(cat);
+	db = raw_open(f->path);
+	raw_exec(db, "DROP TABLE recordings; DELETE FROM schema_migrations WHERE version = 2");
+	raw_close(db);
+
+	cat = open_catalog(f->path);
+	g_assert_cmpint(tb_catalog_schema_version(cat), ==, 2);
+	tb_catalog_recording_begin(cat, "r/old/p1-1.webm", "old", "p1", "alice", "mentor",
+				   "audio", "opus", 1000, 0);
+	tb_catalog_close(cat);
+	db = raw_open(f->path);
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "2");
+	assert_row(db, "SELECT id FROM sessions", "old");
+	assert_row(db, "SELECT path, state FROM recordings", "r/old/p1-1.webm|recording");
+	raw_close(db);
+}
+
 int main(int argc, char **argv)
 {
 	char *crash_dir = NULL, *crash_db;
@@ -516,6 +674,9 @@ int main(int argc, char **argv)
 	ADD("close-pending", test_close_pending);
 	ADD("failed-writes", test_failed_writes);
 	ADD("disk-full", test_disk_full);
+	ADD("recordings", test_recordings);
+	ADD("recordings-in-progress", test_recordings_in_progress);
+	ADD("migrate-from-1", test_migrate_from_1);
 #undef ADD
 	rc = g_test_run();
 	if (crash_dir) {
