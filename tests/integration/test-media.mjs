@@ -23,7 +23,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { startTribud, waitFor } from './lib/tribud.mjs';
+import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TRIBU_CLIENT = process.env.TRIBU_CLIENT
@@ -303,6 +303,55 @@ function lastLoggedSdp(stderr, what) {
   return lines.join('\n');
 }
 
+/** The events called NAME in the message trace of a --verbose tribu-client
+ * (its `<- {...}` lines), oldest first, as their data; null for one cut
+ * short (the trace keeps 300 characters of a message). */
+function tracedEvents(stderr, name) {
+  const out = [];
+  for (const m of stderr.matchAll(/ debug: <- (.*)$/gm)) {
+    if (!m[1].includes(`"event":"${name}"`)) continue;
+    let msg;
+    try {
+      msg = JSON.parse(m[1]);
+    } catch {
+      out.push(null);
+      continue;
+    }
+    if (msg?.event === name) out.push(msg.data);
+  }
+  return out;
+}
+
+/** Waits until P (a --verbose Peer) has logged a `participant-left` for PID;
+ * resolves with its data. */
+function untilTracedLeft(p, pid, timeout) {
+  const find = () => tracedEvents(p.stderr, 'participant-left').find((d) => d?.participant_id === pid);
+  return waitFor(find, { timeout, interval: 50, what: `${p.user} to be told that ${pid} left` });
+}
+
+/** Asserts that the newest subscriber offer P (a --verbose Peer) logged no
+ * longer names GONE and sends only LIVE's two tracks. */
+function assertOfferWithout(p, gone, live) {
+  const sections = lastLoggedSdp(p.stderr, 'subscriber offer').split(/\n(?=m=)/).slice(1);
+  assert.ok(sections.length > 0, `${p.user} logged no subscriber offer`);
+  assert.ok(!sections.some((sec) => sec.includes(gone)), `${p.user}'s last offer still names ${gone}`);
+  const sending = sections.filter((sec) => /^a=sendonly$/m.test(sec));
+  assert.equal(sending.length, 2, `${p.user}: live sections in the last offer`);
+  assert.ok(sending.every((sec) => sec.includes(`a=msid:${live} `)), `${p.user}: the live sections are ${live}'s`);
+}
+
+/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
+ * from PID than in stats line FROM. */
+function untilMoreFrom(p, from, pid, timeout) {
+  const f0 = from.received[pid]?.video_frames ?? 0;
+  const a0 = from.received[pid]?.audio_buffers ?? 0;
+  return p.until(
+    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
+    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
+    timeout,
+  );
+}
+
 const SMALL = ['--width', '160', '--height', '120', '--fps', '10'];
 
 describe('media', () => {
@@ -579,6 +628,163 @@ describe('media', () => {
       pub.rtx.rtx_packets_sent >= Math.ceil(pub.dropped_video_packets / 2),
       `${pub.rtx.rtx_packets_sent} retransmissions for ${pub.dropped_video_packets} dropped packets`,
     );
+  });
+
+  // Teardown by the media path alone: a peer that stops answering STUN
+  // (frozen with SIGSTOP, its WebSocket still open) loses consent (RFC 7675;
+  // libnice 0.1.21 revokes it after ~10 s without answers) and tribud removes
+  // it as "media-failed". A third publisher, C, lets A show that its own call
+  // goes on.
+  it('consent loss: a peer that stops answering is removed and the others are told', { timeout: 90000 }, async (t) => {
+    const room = freshRoom('consent');
+    const args = [...SMALL, '--expect-video-from', '1', '--expect-audio-from', '1', '--expect-width', '160',
+      '--expect-height', '120', '--min-frames', '20', '--timeout', '100'];
+    const expect = { frames: 20, width: 160, height: 120 };
+    // --verbose: A's stderr shows its track-maps and offers, B's what it was told.
+    const a = peer({ user: 'a', room, args: [...args, '--verbose'] });
+    const b = peer({ user: 'b', room, args: [...args, '--verbose'] });
+    const c = peer({ user: 'c', room, args });
+    const peers = [a, b, c];
+    let obs;
+    let frozen = false;
+    let rb;
+    await withPeers(peers, async () => {
+      try {
+        await untilJoined(peers);
+        await Promise.all(peers.map((p) => untilSeesAll(p, peers.filter((o) => o !== p), expect, 60000)));
+        let joinRes;
+        [obs, joinRes] = await srv.connectAndJoin({ user: 'observer', room, kind: 'workshop' });
+        assert.equal(joinRes.ok, true, JSON.stringify(joinRes));
+        const [bPid, cPid] = [b.pid, c.pid];
+        const participants0 = (await srv.healthz()).participants;
+        const aVersion = a.latest.subscribe.version;
+
+        b.child.kill('SIGSTOP');
+        frozen = true;
+        const frozenAt = Date.now();
+        const left = await obs.nextEvent('participant-left', {
+          timeout: 25000,
+          filter: (d) => d.participant_id === bPid,
+        });
+        const removedAfter = Date.now() - frozenAt;
+        t.diagnostic(`b removed ${removedAfter} ms after SIGSTOP`);
+        assert.equal(left.data.reason, 'media-failed', `b left for another reason: ${JSON.stringify(left)}`);
+        const logged = new RegExp(`\\[${room}/${bPid}\\] media failed \\(([^)]*)\\): removing`).exec(srv.stderr);
+        assert.ok(logged, `tribud did not log b's media failure:\n${srv.stderr.slice(-3000)}`);
+        assert.match(logged[1], /consent/, 'b was removed for lost consent');
+        await waitFor(async () => (await srv.healthz()).participants === participants0 - 1, {
+          what: `/healthz participants to drop from ${participants0}`,
+        });
+        const atLeft = [a.latest, c.latest];
+
+        // A answers an offer without b and keeps decoding c; c keeps decoding a.
+        await a.until((s) => s.subscribe.version > aVersion, 'a to answer the offer without b', 20000);
+        await Promise.all([
+          untilMoreFrom(a, atLeft[0], cPid, 20000),
+          untilMoreFrom(c, atLeft[1], a.pid, 20000),
+        ]);
+        const counts = [...a.stderr.matchAll(/debug: track-map: (\d+) entries/g)].map((m) => Number(m[1]));
+        assert.equal(counts.at(-1), 2, `a's last track-map: c's audio and video (${counts})`);
+        const map = tracedEvents(a.stderr, 'track-map').at(-1);
+        assert.ok(map, `a's last track-map is missing or cut short in its trace:\n${a.stderr.slice(-3000)}`);
+        const mapped = map.tracks.map((tr) => tr.participant_id);
+        assert.deepEqual(mapped, [cPid, cPid], `a's last track-map lists c only: ${JSON.stringify(map)}`);
+        assertOfferWithout(a, bPid, cPid);
+        assert.ok(!a.exited && !c.exited, 'a and c are still in the call');
+
+        // b, let go, hears what happened: media-state failed, then removed.
+        b.child.kill('SIGCONT');
+        frozen = false;
+        rb = await withTimeout(b.done, 10000, 'b to exit after SIGCONT');
+      } finally {
+        if (frozen) b.child.kill('SIGCONT');
+        await obs?.close();
+      }
+    });
+    assert.equal(rb.code, 1, `b's exit: ${JSON.stringify(rb.result)}`);
+    assert.match(rb.result?.reason ?? '', /removed from the room \(media-failed\)/, rb.stderr.slice(-3000));
+    const states = tracedEvents(rb.stderr, 'media-state').filter((d) => d?.state === 'failed');
+    assert.ok(states.length >= 1, `b got no media-state failed:\n${rb.stderr.slice(-3000)}`);
+    assert.ok(['publish', 'subscribe'].includes(states[0].pc), JSON.stringify(states[0]));
+    assert.match(states[0].reason ?? '', /consent/, JSON.stringify(states[0]));
+    for (const p of [a, c]) {
+      const r = assertOk(await p.done, p.user);
+      assert.equal(r.subscribe.answers_refused, 0, `${p.user}: answers refused`);
+      assertConnected(r, 'publish', p.user);
+      assertConnected(r, 'subscribe', p.user);
+    }
+  });
+
+  it('disconnect: a client killed mid-call frees its media', { timeout: 60000 }, async (t) => {
+    const room = freshRoom('kill');
+    const args = [...SMALL, '--expect-video-from', '1', '--expect-audio-from', '1', '--expect-width', '160',
+      '--expect-height', '120', '--min-frames', '20', '--timeout', '100'];
+    const expect = { frames: 20, width: 160, height: 120 };
+    // --verbose: their stderr shows the events and offers they get.
+    const x = peer({ user: 'x', room, args: [...args, '--verbose'] });
+    const y = peer({ user: 'y', room, args: [...args, '--verbose'] });
+    const z = peer({ user: 'z', room, args });
+    const peers = [x, y, z];
+    let obs;
+    await withPeers(peers, async () => {
+      try {
+        await untilJoined(peers);
+        await Promise.all(peers.map((p) => untilSeesAll(p, peers.filter((o) => o !== p), expect, 60000)));
+        let joinRes;
+        [obs, joinRes] = await srv.connectAndJoin({ user: 'observer', room, kind: 'workshop' });
+        assert.equal(joinRes.ok, true, JSON.stringify(joinRes));
+        const [xPid, yPid, zPid] = [x.pid, y.pid, z.pid];
+        const participants0 = (await srv.healthz()).participants;
+        const ws0 = await srv.metric('tribu_ws_connections');
+        const versions = [x.latest.subscribe.version, y.latest.subscribe.version];
+
+        z.child.kill('SIGKILL');
+        const killedAt = Date.now();
+        const left = await obs.nextEvent('participant-left', {
+          timeout: 5000,
+          filter: (d) => d.participant_id === zPid,
+        });
+        t.diagnostic(`z's participant-left came ${Date.now() - killedAt} ms after SIGKILL`);
+        assert.equal(left.data.reason, 'disconnected', JSON.stringify(left));
+        const rest = Math.max(100, 5000 - (Date.now() - killedAt));
+        const told = await Promise.all([x, y].map((p) => untilTracedLeft(p, zPid, rest)));
+        for (const d of told) assert.equal(d.reason, 'disconnected', JSON.stringify(d));
+        const rz = await withTimeout(z.done, 5000, 'z to die');
+        assert.equal(rz.signal, 'SIGKILL');
+        await waitFor(async () => (await srv.healthz()).participants === participants0 - 1, {
+          what: `/healthz participants to drop from ${participants0}`,
+        });
+        await waitFor(async () => (await srv.metric('tribu_ws_connections')) === ws0 - 1, {
+          what: `tribu_ws_connections to drop from ${ws0}`,
+        });
+        const atLeft = [x.latest, y.latest];
+
+        // The two left answer offers without z and keep decoding each other.
+        await Promise.all([
+          x.until((s) => s.subscribe.version > versions[0], 'x to answer the offer without z', 20000),
+          y.until((s) => s.subscribe.version > versions[1], 'y to answer the offer without z', 20000),
+          untilMoreFrom(x, atLeft[0], yPid, 20000),
+          untilMoreFrom(y, atLeft[1], xPid, 20000),
+        ]);
+        assertOfferWithout(x, zPid, yPid);
+        assertOfferWithout(y, zPid, xPid);
+      } finally {
+        await obs?.close();
+      }
+    });
+    for (const p of [x, y]) {
+      const r = assertOk(await p.done, p.user);
+      assert.equal(r.subscribe.answers_refused, 0, `${p.user}: answers refused`);
+    }
+    // Everyone gone: the room ends and nothing is left.
+    let last;
+    await waitFor(
+      async () => {
+        last = await srv.healthz();
+        return last.rooms === 0 && last.participants === 0;
+      },
+      { what: 'no room and no participant left' },
+    ).catch(() => assert.fail(`/healthz after everyone left: ${JSON.stringify(last)}`));
   });
 
   // tribu-client cannot send `mute` (it has no option for it), and mute
