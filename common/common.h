@@ -129,29 +129,31 @@ uint8_t *tb_base64url_decode(const char *text, size_t *len);
 
 /* ---- configuration ---- */
 typedef struct tb_config {
-	char *listen_host;     /* "127.0.0.1" */
-	int listen_port;       /* 8080; 0 picks a free port */
-	char *data_dir;        /* "./data" */
-	char *web_dir;         /* static files of the web client */
-	char *secret;          /* token secret; NULL: read or made in data_dir/secret */
-	char *tls_cert;        /* PEM certificate: serve https/wss when set */
-	char *tls_key;         /* PEM private key */
-	char *log_level;       /* "info" */
-	bool dev;              /* development mode (demo tokens) */
-	int workers;           /* media worker threads; 0: one per core */
-	int coaching_capacity; /* 2 */
-	int workshop_capacity; /* 50 */
-	int max_message_bytes; /* 65536 */
-	int rate_per_sec;      /* signaling messages per second per connection */
-	int rate_burst;        /* burst allowance */
-	int max_connections;   /* simultaneous WebSocket + HTTP connections */
-	int max_rooms;         /* rooms on this server */
-	int slot_warning_s;    /* "slot-ending" this long before a booked slot ends */
-	int max_body_bytes;    /* HTTP API request body limit */
-	char *media_addresses; /* comma-separated local IPs for ICE host candidates; NULL: all interfaces */
+	char *listen_host;          /* "127.0.0.1" */
+	int listen_port;            /* 8080; 0 picks a free port */
+	char *data_dir;             /* "./data" */
+	char *web_dir;              /* static files of the web client */
+	char *secret;               /* token secret; NULL: read or made in data_dir/secret */
+	char *tls_cert;             /* PEM certificate: serve https/wss when set */
+	char *tls_key;              /* PEM private key */
+	char *log_level;            /* "info" */
+	bool dev;                   /* development mode (demo tokens) */
+	int workers;                /* media worker threads; 0: one per core */
+	int coaching_capacity;      /* 2 */
+	int workshop_capacity;      /* 50 */
+	int max_message_bytes;      /* 65536 */
+	int rate_per_sec;           /* signaling messages per second per connection */
+	int rate_burst;             /* burst allowance */
+	int max_connections;        /* simultaneous WebSocket + HTTP connections */
+	int max_rooms;              /* rooms on this server */
+	int slot_warning_s;         /* "slot-ending" this long before a booked slot ends */
+	int max_body_bytes;         /* HTTP API request body limit */
+	char *media_addresses;      /* comma-separated local IPs for ICE host candidates; NULL: all
+				       interfaces */
 	char *media_public_address; /* 1:1 NAT: IP announced instead of the local one */
-	int media_port_min;	    /* UDP port range for media; 0/0: any */
+	int media_port_min;         /* UDP port range for media; 0/0: any */
 	int media_port_max;
+	bool record; /* record every session (rooms created through the API may opt out) */
 } tb_config;
 
 /* Returns a config holding the embedded defaults (transfer full). */

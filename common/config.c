@@ -48,6 +48,7 @@ tb_config *tb_config_new(void)
 	config->max_rooms = 1000;
 	config->slot_warning_s = 300;
 	config->max_body_bytes = 65536;
+	config->record = true;
 	return config;
 }
 
@@ -205,6 +206,7 @@ static const config_key config_keys[] = {
 	{"media", "public_address", VALUE_OPT_STRING, FIELD(media_public_address)},
 	{"media", "port_min", VALUE_INT, FIELD(media_port_min)},
 	{"media", "port_max", VALUE_INT, FIELD(media_port_max)},
+	{"recording", "enabled", VALUE_BOOL, FIELD(record)},
 };
 
 static bool group_known(const char *group)

@@ -448,6 +448,11 @@ static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 	}
 	if (track->muted)
 		return;
+	if (router->cb.media_tap) {
+		tb_router_track_codec info = {track->track_id, track->kind, track->codec.name,
+					      track->codec.clock_rate, track->codec.pt};
+		router->cb.media_tap(router->user_data, peer, &info, buf, len);
+	}
 	if (track->kind == TB_SDP_KIND_VIDEO)
 		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
 	for (guint i = 0; i < track->subs->len; i++)
@@ -1280,6 +1285,14 @@ void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted)
 			request_keyframe(t);
 		}
 	}
+}
+
+void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)
+{
+	pub_track *track = find_track_by_mid(peer, track_id);
+
+	if (track)
+		request_keyframe(track);
 }
 
 /* ---- stats ---- */

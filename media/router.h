@@ -41,6 +41,15 @@ typedef enum tb_pc_kind {
 
 const char *tb_pc_kind_to_string(tb_pc_kind pc);
 
+/* What a tap needs to know of a published track. */
+typedef struct tb_router_track_codec {
+	const char *track_id;
+	tb_sdp_kind kind;
+	const char *codec; /* "opus", "VP8", ... */
+	uint32_t clock_rate;
+	uint8_t payload_type;
+} tb_router_track_codec;
+
 typedef struct tb_router_callbacks {
 	/* A local candidate of PEER's PC, or NULL: end of candidates. */
 	void (*candidate)(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
@@ -48,6 +57,11 @@ typedef struct tb_router_callbacks {
 	/* PEER's PC changed state (REASON for failures). */
 	void (*state)(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
 		      tb_transport_state state, const char *reason);
+	/* Nullable. A decrypted publisher packet of PEER's track TRACK, as
+	 * received (RTX restored), when it is forwarded (not while muted): for
+	 * recording. BUF is valid during the call only. Per packet: no log. */
+	void (*media_tap)(void *user_data, tb_router_peer *peer, const tb_router_track_codec *track,
+			  const uint8_t *buf, size_t len);
 } tb_router_callbacks;
 
 /* A track a peer publishes, as the publish negotiation found it. */
@@ -117,6 +131,10 @@ int tb_router_add_candidate(tb_router_peer *peer, tb_pc_kind pc, const char *can
 
 /* Stops (MUTED) or resumes forwarding PEER's tracks of KIND. */
 void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted);
+
+/* Asks PEER for a keyframe of its track TRACK_ID (throttled like every
+ * keyframe request). */
+void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id);
 
 /* Returns PEER's counters as a new JSON object (transfer full):
  * {publish: {...}, subscribe: {...}}. */

@@ -1,9 +1,17 @@
-/* srtp.h — SRTP/SRTCP protection for one PeerConnection (libsrtp2).
+/* srtp.h — SRTP/SRTCP protection for one PeerConnection.
  *
- * A tb_srtp holds two libsrtp sessions made from the keys a DTLS-SRTP
- * handshake exported (see dtls.h): outbound (any SSRC we send, local key) and
- * inbound (any SSRC the peer sends, remote key). Packets are transformed in
- * place; nothing is allocated per packet (libsrtp allocates once per new SSRC).
+ * A tb_srtp holds an outbound side (any SSRC we send, local key) and an
+ * inbound side (any SSRC the peer sends, remote key) made from the keys a
+ * DTLS-SRTP handshake exported (see dtls.h). Packets are transformed in
+ * place; nothing is allocated per packet (at most once per new SSRC).
+ *
+ * Engines: SRTP_AEAD_AES_128_GCM runs on srtp.c's own engine over OpenSSL's
+ * AES-GCM (preallocated contexts keyed once per session); environment
+ * variable TRIBU_SRTP_BACKEND=libsrtp, read by each tb_srtp_new(), puts it on
+ * libsrtp2 instead (a fallback, and for comparison; building with
+ * -DTB_SRTP_GCM_DEFAULT_LIBSRTP makes that the default and
+ * TRIBU_SRTP_BACKEND=openssl the exception). SRTP_AES128_CM_SHA1_80 always
+ * runs on libsrtp2. The two engines interoperate packet for packet.
  *
  * Threads: tb_srtp_global_init() may be called from any thread, any number of
  * times. A tb_srtp is used by one thread at a time (its media worker); it has
@@ -73,7 +81,8 @@ int tb_srtp_global_init(void);
  * the caller may wipe it at once). Replay window 1024 packets; the outbound
  * session allows re-protecting a sequence number (NACK retransmissions).
  * Returns a new tb_srtp (transfer full), or NULL with ERROR set
- * (TB_EINVAL: lengths do not match the profile; TB_EIO: libsrtp failed).
+ * (TB_EINVAL: lengths do not match the profile; TB_EIO: libsrtp or OpenSSL
+ * failed).
  * Any thread; the result is then used by one thread. */
 tb_srtp *tb_srtp_new(const tb_srtp_keys *keys, GError **error);
 
@@ -89,8 +98,10 @@ int tb_srtp_protect_rtp(tb_srtp *srtp, uint8_t *buf, size_t *len, size_t cap);
 
 /* Verifies and decrypts the SRTP packet BUF[0..*LEN) in place and sets *LEN
  * to the RTP length. Returns 0, or TB_EINVAL for anything the peer (or an
- * attacker) can cause: authentication failure, replay, malformed packet.
- * Cheap on failure and silent: the caller counts drops. Owning thread. */
+ * attacker) can cause: authentication failure, replay, malformed packet;
+ * BUF is then unspecified (the payload may have been decrypted before the
+ * tag was checked): drop it. Cheap on failure and silent: the caller counts
+ * drops. Owning thread. */
 int tb_srtp_unprotect_rtp(tb_srtp *srtp, uint8_t *buf, size_t *len);
 
 /* As tb_srtp_protect_rtp() for one compound RTCP packet (SRTCP adds the tag

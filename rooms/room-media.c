@@ -124,6 +124,8 @@ typedef struct task {
 	tb_pc_kind pc;
 	tb_sdp_kind media_kind;
 	bool muted;
+	char *user; /* TASK_PUBLISH: for the recordings catalog */
+	char *role;
 	char **sub_publishers; /* TASK_SUBSCRIBE: parallel arrays */
 	char **sub_tracks;
 	size_t n_subs;
@@ -133,6 +135,8 @@ static void task_free(task *t)
 {
 	g_free(t->participant_id);
 	g_free(t->text);
+	g_free(t->user);
+	g_free(t->role);
 	if (t->id)
 		json_decref(t->id);
 	g_strfreev(t->sub_publishers);
@@ -194,9 +198,20 @@ static void router_state(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
 	post_reply(r);
 }
 
+static void router_media_tap(void *user_data, tb_router_peer *peer,
+			     const tb_router_track_codec *track, const uint8_t *buf, size_t len)
+{
+	tb__room_media *rm = user_data;
+	tb__precord *pr = g_hash_table_lookup(rm->records, tb_router_peer_id(peer));
+
+	if (pr && g_atomic_int_get(&rm->recording))
+		tb__precord_packet(pr, track, buf, len);
+}
+
 static const tb_router_callbacks router_callbacks = {
 	.candidate = router_candidate,
 	.state = router_state,
+	.media_tap = router_media_tap,
 };
 
 static tb_router_peer *peer_for(tb__room_media *rm, const char *participant_id)
@@ -288,10 +303,13 @@ static gboolean task_run(gpointer data)
 
 	switch (t->kind) {
 	case TASK_ROUTER_NEW:
+		rm->records = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						    (GDestroyNotify)tb__precord_free);
 		rm->router = tb_router_new(tb_worker_context(rm->worker), rm->media->identity,
 					   &rm->media->ice, rm->room_id, &router_callbacks, rm);
 		break;
 	case TASK_ROUTER_FREE:
+		g_hash_table_destroy(rm->records);
 		tb_router_free(rm->router);
 		tb__rooms_handle_unref(rm->handle);
 		g_free(rm->room_id);
@@ -299,12 +317,19 @@ static gboolean task_run(gpointer data)
 		g_free(rm);
 		break;
 	case TASK_PEER_FREE:
+		g_hash_table_remove(rm->records, t->participant_id);
 		tb_router_peer_free(tb_router_find_peer(rm->router, t->participant_id));
 		break;
 	case TASK_PUBLISH:
+		if (rm->media->record && !g_hash_table_contains(rm->records, t->participant_id)) {
+			tb__precord *pr = tb__precord_new(rm, t->participant_id, t->user, t->role);
+			g_hash_table_insert(rm->records, g_strdup(t->participant_id), pr);
+		}
 		run_publish(t);
 		break;
 	case TASK_UNPUBLISH:
+		if (g_hash_table_contains(rm->records, t->participant_id))
+			tb__precord_stop(g_hash_table_lookup(rm->records, t->participant_id));
 		if ((peer = tb_router_find_peer(rm->router, t->participant_id)))
 			tb_router_unpublish(peer);
 		break;
@@ -345,6 +370,8 @@ void tb__room_media_start(tb_room *room)
 	rm->handle = handle_ref(room->rooms->handle);
 	rm->worker = tb_room_worker(room);
 	rm->media = room->rooms->media;
+	rm->session_started_ms = room->created_ms;
+	rm->recording = room->rooms->media->record;
 	room->rm = rm;
 	post_task(task_new(rm, TASK_ROUTER_NEW, NULL));
 }
@@ -355,6 +382,12 @@ void tb__room_media_stop(tb_room *room)
 		return;
 	post_task(task_new(room->rm, TASK_ROUTER_FREE, NULL));
 	room->rm = NULL;
+}
+
+void tb_room_set_recording(tb_room *room, bool recording)
+{
+	if (room->rm)
+		g_atomic_int_set(&room->rm->recording, recording);
 }
 
 void tb__room_media_participant_left(tb_participant *p)
@@ -453,6 +486,8 @@ void tb_participant_publish(tb_participant *p, const char *sdp, json_t *sources,
 		json_decref(p->pending_sources);
 	p->pending_sources = sources ? json_deep_copy(sources) : NULL;
 	t = task_new(p->room->rm, TASK_PUBLISH, p->id);
+	t->user = g_strdup(p->user);
+	t->role = g_strdup(tb_role_to_string(p->role));
 	t->text = g_strdup(sdp);
 	t->id = json_deep_copy(id);
 	post_task(t);

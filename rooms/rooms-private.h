@@ -14,10 +14,15 @@ typedef struct tb__rooms_handle {
 
 /* The worker-side half of a room: made on the main thread, then touched
  * only by tasks on the room's worker (which run in posting order). */
+typedef struct tb__precord tb__precord;
+
 typedef struct tb__room_media {
-	tb_router *router; /* worker only */
-	char *room_id;     /* immutable */
-	char *session_id;  /* immutable */
+	tb_router *router;          /* worker only */
+	GHashTable *records;        /* participant id -> tb__precord (owned); worker only */
+	gint recording;             /* atomic: record this room's media */
+	int64_t session_started_ms; /* immutable */
+	char *room_id;              /* immutable */
+	char *session_id;           /* immutable */
 	tb__rooms_handle *handle;
 	tb_worker *worker;
 	const tb_rooms_media *media; /* immutable, owned by the registry's owner */
@@ -88,6 +93,14 @@ struct tb_participant {
 	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
 	int tag_index[2];
 };
+
+/* room-recording.c (worker side, except where said) */
+tb__precord *tb__precord_new(tb__room_media *rm, const char *participant_id, const char *user,
+			     const char *role);
+void tb__precord_packet(tb__precord *pr, const tb_router_track_codec *track, const uint8_t *buf,
+			size_t len);
+void tb__precord_stop(tb__precord *pr);
+void tb__precord_free(tb__precord *pr);
 
 /* room-media.c */
 void tb__room_media_start(tb_room *room);

@@ -55,7 +55,16 @@ typedef struct tb_participant_sink {
 typedef struct tb_rooms_media {
 	tb_dtls_identity *identity; /* the server's DTLS certificate */
 	tb_ice_config ice;          /* host addresses, port range, public address */
+	bool record;                /* record every session (rooms may opt out) */
+	const char *data_dir;       /* recordings go to DATA_DIR/recordings/... */
+	tb_catalog *catalog;        /* nullable: recordings rows */
 } tb_rooms_media;
+
+/* Files still being written (any thread): a clean stop waits for 0. */
+unsigned tb_rooms_recordings_active(void);
+
+/* Turns recording of ROOM's media on or off (from its next packets). */
+void tb_room_set_recording(tb_room *room, bool recording);
 
 typedef struct tb_rooms_config {
 	int coaching_capacity;

@@ -192,14 +192,67 @@ typedef struct server {
 	GMainLoop *loop;
 	guint sigint, sigterm, sighup;
 	bool stopping;
+	int64_t stop_started_us;
 } server;
+
+/* Recordings finish on the main loop (their files are finalised off it):
+ * wait for them, at most a little longer than a recording's own stop
+ * timeout, before the loop ends. */
+static gboolean recordings_done(gpointer data)
+{
+	server *s = data;
+
+	if (tb_rooms_recordings_active() > 0 &&
+	    g_get_monotonic_time() - s->stop_started_us <
+		    (int64_t)(TB_RECORDING_STOP_TIMEOUT_S + 5) * G_USEC_PER_SEC)
+		return G_SOURCE_CONTINUE;
+	if (tb_rooms_recordings_active() > 0)
+		TB_WARN(CAT, "%u recording(s) did not finish in time",
+			tb_rooms_recordings_active());
+	g_main_loop_quit(s->loop);
+	return G_SOURCE_REMOVE;
+}
 
 static gboolean stopped(gpointer data)
 {
 	server *s = data;
 
-	g_main_loop_quit(s->loop);
+	g_timeout_add(50, recordings_done, s);
 	return G_SOURCE_REMOVE;
+}
+
+/* Files a crash left in 'recording': repair them and complete their rows
+ * ('truncated' with the real duration, or 'failed'). Blocking, at start-up,
+ * before anything is served. */
+static void repair_recordings(tb_catalog *catalog, const char *data_dir)
+{
+	GPtrArray *rows = tb_catalog_recordings_in_progress(catalog);
+
+	for (guint i = 0; rows && i < rows->len; i++) {
+		const tb_catalog_recording *row = rows->pdata[i];
+		char *path = g_build_filename(data_dir, row->path, NULL);
+		tb_recording_result result = {0};
+		GError *error = NULL;
+		int64_t now_ms = g_get_real_time() / 1000;
+
+		if (tb_recording_repair(path, &result, &error)) {
+			TB_INFO(CAT, "repaired %s: %" G_GINT64_FORMAT " ms", row->path,
+				result.duration_ms);
+			tb_catalog_recording_end(catalog, row->path, "truncated", now_ms,
+						 result.duration_ms, result.bytes, result.width,
+						 result.height, -1,
+						 "tribud stopped while recording");
+		} else {
+			TB_WARN(CAT, "cannot repair %s: %s", row->path,
+				error ? error->message : "?");
+			tb_catalog_recording_end(catalog, row->path, "failed", now_ms, 0, 0, 0, 0,
+						 -1, error ? error->message : "repair failed");
+		}
+		g_clear_error(&error);
+		g_free(path);
+	}
+	if (rows)
+		g_ptr_array_free(rows, TRUE);
 }
 
 static gboolean on_signal(gpointer data)
@@ -212,6 +265,7 @@ static gboolean on_signal(gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	s->stopping = true;
+	s->stop_started_us = g_get_monotonic_time();
 	TB_INFO(CAT, "stopping");
 	/* Rooms first: participants are told, sessions and attendance close. */
 	tb_rooms_close(s->rooms);
@@ -251,6 +305,9 @@ static int run_server(tb_config *config)
 	s.catalog = tb_catalog_open(db_path, &error);
 	if (!s.catalog)
 		goto fail;
+	if (!tb_recorder_init(&error))
+		goto fail;
+	repair_recordings(s.catalog, config->data_dir);
 
 	n_workers = config->workers > 0 ? (unsigned)config->workers : g_get_num_processors();
 	s.workers = g_new0(tb_worker *, n_workers);
@@ -286,6 +343,9 @@ static int run_server(tb_config *config)
 	s.media.ice.public_address = config->media_public_address;
 	s.media.ice.port_min = (uint16_t)config->media_port_min;
 	s.media.ice.port_max = (uint16_t)config->media_port_max;
+	s.media.record = config->record;
+	s.media.data_dir = config->data_dir;
+	s.media.catalog = s.catalog;
 	s.rooms = tb_rooms_new(&rooms_config, s.workers, n_workers, s.catalog, NULL, &s.media);
 
 	for (const char *const *f = (const char *const[]){config->tls_cert, config->tls_key, NULL};

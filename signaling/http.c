@@ -296,7 +296,7 @@ static int api_create_room(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 	const char *id, *kind_name = "coaching";
 	tb_room_kind kind;
 	int capacity = 0, rc;
-	bool locked = false;
+	bool locked = false, recording = true;
 	tb_room *room;
 	char message[160];
 
@@ -353,8 +353,19 @@ static int api_create_room(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 		}
 		locked = json_is_true(v);
 	}
+	v = json_object_get(body, "recording");
+	if (v) {
+		if (!json_is_boolean(v)) {
+			rc = respond_error(sig, wsi, http, 400, "bad-field",
+					   "field 'recording' must be true or false");
+			goto out;
+		}
+		recording = json_is_true(v);
+	}
 	switch (tb_rooms_create(sig->deps.rooms, id, kind, capacity, locked, &room)) {
 	case 0:
+		if (!recording)
+			tb_room_set_recording(room, false);
 		rc = respond_json(sig, wsi, http, 201, tb_room_to_json(room));
 		break;
 	case TB_EEXIST:
