@@ -22,6 +22,7 @@
 #include "recorder.h"
 #include "rooms.h"
 #include "signaling.h"
+#include "cmd.h"
 #include "tb-build-config.h"
 
 #define CAT "main"
@@ -172,6 +173,42 @@ out:
 	g_free(kind);
 	g_free(ttl);
 	g_free(ends);
+	g_free(config_file);
+	g_free(data_dir);
+	return status;
+}
+
+/* ---- tribud recordings ---- */
+
+static int cmd_recordings_main(int argc, char **argv)
+{
+	char *config_file = NULL, *data_dir = NULL;
+	GOptionEntry entries[] = {
+		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, "Configuration file",
+		 "FILE"},
+		{"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Data directory", "DIR"},
+		{NULL},
+	};
+	GOptionContext *ctx = g_option_context_new(
+		"list | show ID | verify - the recordings in the catalog and on disk");
+	GError *error = NULL;
+	tb_config *config = NULL;
+	int status = 2;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error))
+		goto fail;
+	config = load_config(config_file, data_dir, NULL, NULL, FALSE, &error);
+	if (!config)
+		goto fail;
+	status = tb_cmd_recordings(argc, argv, config);
+	goto out;
+fail:
+	fprintf(stderr, "tribud recordings: %s\n", error ? error->message : "failed");
+out:
+	g_clear_error(&error);
+	tb_config_free(config);
+	g_option_context_free(ctx);
 	g_free(config_file);
 	g_free(data_dir);
 	return status;
@@ -455,13 +492,16 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
 		return cmd_token(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "recordings") == 0)
+		return cmd_recordings_main(argc - 1, argv + 1);
 
 	ctx = g_option_context_new("- Tribu media server");
 	g_option_context_set_summary(
 		ctx, "Serves coaching calls, workshops and the recordings library.\n\n"
 		     "Commands:\n"
 		     "  tribud [OPTION...]          run the server\n"
-		     "  tribud token --help         print a signed access token");
+		     "  tribud token --help         print a signed access token\n"
+		     "  tribud recordings list|show ID|verify   the recordings");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "tribud: %s (see --help)\n", error->message);
