@@ -59,6 +59,15 @@ static tb_config *load_config(const char *config_file, const char *data_dir, con
 		config->dev = true;
 	if (!tb_config_validate(config, error))
 		goto fail;
+	/* Everything below the data dir is addressed from other threads and
+	 * libraries (recordings): make it absolute once, here. */
+	if (!g_path_is_absolute(config->data_dir)) {
+		char *cwd = g_get_current_dir();
+		char *abs = g_canonicalize_filename(config->data_dir, cwd);
+		g_free(config->data_dir);
+		config->data_dir = abs;
+		g_free(cwd);
+	}
 	return config;
 fail:
 	tb_config_free(config);
