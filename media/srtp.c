@@ -113,6 +113,7 @@ typedef struct gcm_dir {
 	uint16_t *slots;    /* hash of SSRC -> index in streams, SLOT_EMPTY; 2 * cap_streams */
 	unsigned slot_bits; /* log2 of the number of slots */
 	uint64_t packets;   /* LRU clock */
+	unsigned recent[2]; /* the last two streams used (checked: may be stale) */
 	uint64_t evictions;
 	bool inbound;
 } gcm_dir;
@@ -311,18 +312,31 @@ static inline unsigned slot_hash(const gcm_dir *d, uint32_t ssrc)
 	return (ssrc * 2654435761u) >> (32 - d->slot_bits);
 }
 
-static inline int stream_find(const gcm_dir *d, uint32_t ssrc)
+/* Finds the stream of SSRC, or -1. The two streams used last are tried
+ * first: a transport's packets mostly alternate between its audio and video
+ * SSRCs, and this spares the hash's cache line. */
+static inline int stream_find(gcm_dir *d, uint32_t ssrc)
 {
-	unsigned mask = (1u << d->slot_bits) - 1;
+	unsigned mask = (1u << d->slot_bits) - 1, r0 = d->recent[0], r1 = d->recent[1];
 
+	if (G_LIKELY(r0 < d->n_streams && d->streams[r0].ssrc == ssrc))
+		return (int)r0;
+	if (r1 < d->n_streams && d->streams[r1].ssrc == ssrc) {
+		d->recent[0] = r1;
+		d->recent[1] = r0;
+		return (int)r1;
+	}
 	/* At most half the slots are used: the probe ends at an empty one. */
 	for (unsigned h = slot_hash(d, ssrc);; h = (h + 1) & mask) {
 		uint16_t i = d->slots[h];
 
 		if (i == SLOT_EMPTY)
 			return -1;
-		if (d->streams[i].ssrc == ssrc)
+		if (d->streams[i].ssrc == ssrc) {
+			d->recent[1] = r0;
+			d->recent[0] = i;
 			return i;
+		}
 	}
 }
 
@@ -375,6 +389,8 @@ static int stream_add(gcm_dir *d, uint32_t ssrc)
 	}
 	memset(&d->streams[i], 0, sizeof(d->streams[i]));
 	d->streams[i].ssrc = ssrc;
+	d->recent[1] = d->recent[0];
+	d->recent[0] = i;
 	if (rebuild) {
 		memset(d->slots, 0xff, sizeof(uint16_t) << d->slot_bits);
 		for (unsigned k = 0; k < d->n_streams; k++)
@@ -821,6 +837,7 @@ tb_srtp *tb_srtp_new(const tb_srtp_keys *keys, GError **error)
 			g_set_error(error, TB_SRTP_ERROR, TB_EIO, "OpenSSL AES-GCM set-up failed");
 			goto fail;
 		}
+		TB_DEBUG(LOG_CAT, "%s on OpenSSL", tb_srtp_profile_name(keys->profile));
 		return srtp;
 	}
 
@@ -835,6 +852,7 @@ tb_srtp *tb_srtp_new(const tb_srtp_keys *keys, GError **error)
 		g_set_error(error, TB_SRTP_ERROR, TB_EIO, "srtp_create failed: status %d", status);
 		goto fail;
 	}
+	TB_DEBUG(LOG_CAT, "%s on libsrtp", tb_srtp_profile_name(keys->profile));
 	return srtp;
 
 fail:

@@ -479,11 +479,16 @@ static size_t make_rtcp(uint8_t *buf, uint32_t ssrc, uint8_t fill, size_t len)
 	return len;
 }
 
-static tb_srtp *srtp_for(const tb_srtp_keys *keys)
+/* BACKEND: TRIBU_SRTP_BACKEND for this session (NULL: the default). */
+static tb_srtp *srtp_for(const tb_srtp_keys *keys, const char *backend)
 {
 	GError *error = NULL;
-	tb_srtp *srtp = tb_srtp_new(keys, &error);
+	tb_srtp *srtp;
 
+	if (backend != NULL)
+		g_setenv("TRIBU_SRTP_BACKEND", backend, TRUE);
+	srtp = tb_srtp_new(keys, &error);
+	g_unsetenv("TRIBU_SRTP_BACKEND");
 	g_assert_no_error(error);
 	g_assert_nonnull(srtp);
 	return srtp;
@@ -597,7 +602,10 @@ static void check_rtcp(tb_srtp *tx, tb_srtp *rx, size_t tag, uint32_t ssrc)
 	g_free(copy);
 }
 
-static void check_srtp_profile(const char *client_profiles, tb_srtp_profile profile, size_t tag)
+/* The keys DTLS exported, on each side's engine (see srtp_for()): the
+ * OpenSSL GCM engine and libsrtp must interoperate in both roles. */
+static void check_srtp_profile(const char *client_profiles, tb_srtp_profile profile, size_t tag,
+			       const char *client_backend, const char *server_backend)
 {
 	pair p;
 	tb_srtp *client_srtp, *server_srtp;
@@ -609,8 +617,8 @@ static void check_srtp_profile(const char *client_profiles, tb_srtp_profile prof
 	run_until(&p, both_done, RUN_TIMEOUT_MS);
 	assert_connected(&p, profile);
 
-	client_srtp = srtp_for(&p.client.keys);
-	server_srtp = srtp_for(&p.server.keys);
+	client_srtp = srtp_for(&p.client.keys, client_backend);
+	server_srtp = srtp_for(&p.server.keys, server_backend);
 	check_rtp(client_srtp, server_srtp, tag, 0x11223344);
 	check_rtp(server_srtp, client_srtp, tag, 0x55667788);
 	/* A second stream (SSRC) on the same sessions. */
@@ -624,12 +632,23 @@ static void check_srtp_profile(const char *client_profiles, tb_srtp_profile prof
 
 static void test_srtp_gcm(void)
 {
-	check_srtp_profile(NULL, TB_SRTP_AEAD_AES_128_GCM, 16);
+	check_srtp_profile(NULL, TB_SRTP_AEAD_AES_128_GCM, 16, NULL, NULL);
+}
+
+static void test_srtp_gcm_libsrtp(void)
+{
+	check_srtp_profile(NULL, TB_SRTP_AEAD_AES_128_GCM, 16, "libsrtp", "libsrtp");
+}
+
+static void test_srtp_gcm_mixed(void)
+{
+	check_srtp_profile(NULL, TB_SRTP_AEAD_AES_128_GCM, 16, "openssl", "libsrtp");
+	check_srtp_profile(NULL, TB_SRTP_AEAD_AES_128_GCM, 16, "libsrtp", "openssl");
 }
 
 static void test_srtp_cm(void)
 {
-	check_srtp_profile("SRTP_AES128_CM_SHA1_80", TB_SRTP_AES128_CM_SHA1_80, 10);
+	check_srtp_profile("SRTP_AES128_CM_SHA1_80", TB_SRTP_AES128_CM_SHA1_80, 10, NULL, NULL);
 }
 
 static void test_srtp_bad_keys(void)
@@ -1043,6 +1062,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/dtls/profile/cm-only", test_profile_cm_only);
 	g_test_add_func("/dtls/profile/none-in-common", test_profile_none_in_common);
 	g_test_add_func("/dtls/srtp/gcm", test_srtp_gcm);
+	g_test_add_func("/dtls/srtp/gcm-libsrtp", test_srtp_gcm_libsrtp);
+	g_test_add_func("/dtls/srtp/gcm-mixed", test_srtp_gcm_mixed);
 	g_test_add_func("/dtls/srtp/cm", test_srtp_cm);
 	g_test_add_func("/dtls/srtp/bad-keys", test_srtp_bad_keys);
 	g_test_add_func("/dtls/fingerprint/mismatch-server", test_fingerprint_mismatch_server);
