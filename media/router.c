@@ -95,6 +95,7 @@ struct sub_track {
 	bool need_keyframe;
 	uint16_t seq_offset;
 	uint32_t ts_offset;
+	uint16_t base_seq; /* first output seq of the current offsets */
 	uint16_t last_seq;
 	uint32_t last_ts;
 	int64_t last_sent_us;
@@ -269,6 +270,7 @@ static void forward_one(sub_track *sub, const uint8_t *buf, size_t len, const tb
 			}
 			sub->seq_offset = (uint16_t)(next_seq - hdr->seq);
 			sub->ts_offset = next_ts - hdr->timestamp;
+			sub->base_seq = next_seq;
 			sub->started = true;
 			sub->rebase = false;
 		}
@@ -531,6 +533,11 @@ static void answer_nack(sub_track *sub, const tb_rtcp_fb *fb)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		uint16_t orig = (uint16_t)(seqs[i] - sub->seq_offset);
+		/* A sequence number sent under earlier offsets maps to another
+		 * packet now: resending that under the same number would reuse
+		 * an SRTP nonce with other bytes (fatal for GCM). Skip it. */
+		if ((int16_t)(seqs[i] - sub->base_seq) < 0)
+			continue;
 		cached_packet *slot = &src->cache[orig % CACHE_SLOTS];
 		tb_rtp_header hdr;
 		if (!slot->used || slot->seq != orig ||
