@@ -1298,8 +1298,13 @@ void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)
 {
 	pub_track *track = find_track_by_mid(peer, track_id);
 
-	if (track)
+	/* The recorder asks at most once a second: not throttled, or a PLI a
+	 * subscriber just triggered would swallow it and delay the file's
+	 * first frame by a second. */
+	if (track) {
+		track->last_pli_us = 0;
 		request_keyframe(track);
+	}
 }
 
 /* ---- stats ---- */

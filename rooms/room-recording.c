@@ -203,9 +203,18 @@ static bool start_file(tb__precord *pr, int64_t now_us)
 	cb.context = g_main_context_default();
 	cb.need_keyframe = on_need_keyframe;
 	cb.finished = on_finished;
+	/* The row first: the recorder may fail (and end the row) on the main
+	 * thread before this worker gets back, and catalog writes run in order. */
+	if (media->catalog)
+		tb_catalog_recording_begin(media->catalog, relpath, rm->session_id,
+					   pr->participant_id, pr->user, pr->role, kinds->str,
+					   codecs->str, now_ms, now_ms - rm->session_started_ms);
 	g_atomic_int_inc(&active_recordings);
 	pr->rec = tb_recording_new(abspath, pr->tracks, pr->n_tracks, &cb, ctx, &error);
 	if (!pr->rec) {
+		if (media->catalog)
+			tb_catalog_recording_end(media->catalog, relpath, "failed", now_ms, 0, 0, 0,
+						 0, -1, error ? error->message : "cannot record");
 		TB_WARN(CAT, "[%s/%s] cannot record: %s", rm->room_id, pr->participant_id,
 			error ? error->message : "?");
 		g_clear_error(&error);
@@ -220,11 +229,6 @@ static bool start_file(tb__precord *pr, int64_t now_us)
 		g_atomic_int_dec_and_test(&active_recordings);
 	} else {
 		pr->in_file = pr->n_tracks;
-		if (media->catalog)
-			tb_catalog_recording_begin(media->catalog, relpath, rm->session_id,
-						   pr->participant_id, pr->user, pr->role,
-						   kinds->str, codecs->str, now_ms,
-						   now_ms - rm->session_started_ms);
 		TB_INFO(CAT, "[%s/%s] recording %s (%s)", rm->room_id, pr->participant_id, relpath,
 			codecs->str);
 	}

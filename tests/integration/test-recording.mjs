@@ -1,0 +1,841 @@
+// Recordings through a real tribud: tribu-client processes (see
+// test-media.mjs) publish a 320x240 test pattern and a tone; tribud records
+// each participant to <data>/recordings/<yyyy>/<mm>/<session>/<pid>-<n>.webm
+// and keeps a `recordings` row per file in <data>/tribu.db (issue 4).
+//
+// Like test-media.mjs these send real RTP and must run in a network
+// namespace that holds only loopback (`meson test` runs them under
+// `unshare -n`); by hand:
+//   unshare -n sh -c 'ip link set lo up && TRIBUD=... TRIBU_CLIENT=... \
+//     node --test --test-reporter=spec tests/integration/test-recording.mjs'
+//
+// Each test runs its own tribud on its own data dir (a clean stop, a kill -9
+// and an unwritable recordings dir each need one). The files are checked
+// with GStreamer's command-line tool, as a player would read them:
+//   gst-launch-1.0 filesrc ! matroskademux ! {vp8dec,opusdec} ! fakesink
+// must exit 0 and decode both streams, nearly every frame (basesink's debug
+// log gives each decoded buffer's timestamps, so the playable duration);
+// the duration the file states (Segment > Info > Duration, what
+// gst-discoverer and ffprobe report), its tracks and its blocks are read by
+// a small EBML reader below (gst-discoverer-1.0 is not installed here). The
+// catalog is read with the sqlite3 command-line tool. Needs gst-launch-1.0,
+// the vp8dec/opusdec/matroskademux plugins (the same that tribud's recorder
+// and tribu-client use) and sqlite3.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+import { makeTempDirs, startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const TRIBU_CLIENT = process.env.TRIBU_CLIENT
+  ? resolve(process.env.TRIBU_CLIENT)
+  : resolve(here, '..', '..', 'build', 'tests', 'integration', 'webrtc-client', 'tribu-client');
+const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
+
+const CONFIG = { media: { addresses: '127.0.0.1' } };
+/* rooms/room-recording.c: a participant's file opens ~0.5 s after its
+ * first packet (so that its audio and video share one file). */
+const START_DELAY_MS = 500;
+
+/** Fails unless this process sees no network interface but `lo` (up). */
+function assertLoopbackOnly() {
+  let names;
+  try {
+    names = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/)[0].replace(/@.*$/, ''));
+  } catch {
+    names = Object.keys(os.networkInterfaces());
+  }
+  const others = names.filter((n) => n !== 'lo');
+  assert.deepEqual(
+    others,
+    [],
+    `the recording tests send real RTP and must run in a network namespace holding only loopback; ` +
+      `this one also has ${others.join(', ')}. Run them under ` +
+      `\`unshare -n sh -c 'ip link set lo up && node --test ...'\` (meson test does)`,
+  );
+  const lo = os.networkInterfaces().lo ?? [];
+  assert.ok(
+    lo.some((a) => a.address === '127.0.0.1'),
+    'loopback is down in this namespace: run `ip link set lo up` first (unshare -n sh -c ...)',
+  );
+}
+
+function which(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/* Children still running when the test process exits are killed. */
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
+/* Every tribud a test started, and extra directories, for after(). */
+const servers = new Set();
+const extraDirs = new Set();
+
+before(() => {
+  assertLoopbackOnly();
+  assert.ok(
+    existsSync(TRIBU_CLIENT),
+    `no tribu-client at ${TRIBU_CLIENT}: build it (tests/integration/webrtc-client) or set TRIBU_CLIENT`,
+  );
+  for (const tool of ['gst-launch-1.0', 'sqlite3'])
+    assert.ok(which(tool), `${tool} is needed to check the recordings and is not installed`);
+});
+
+after(async () => {
+  for (const child of running) child.kill('SIGKILL');
+  for (const srv of servers) await srv.cleanup().catch(() => {});
+  if (!process.env.TRIBU_ITEST_KEEP) for (const dir of extraDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/* Every tribud started so far, in order (for the logs of a failed test). */
+const started = [];
+
+async function start(opts = {}) {
+  const srv = await startTribud({ config: CONFIG, ...opts });
+  servers.add(srv);
+  started.push(srv);
+  return srv;
+}
+
+/** it() whose failure also shows the log of every tribud it started. */
+function itLogged(name, opts, fn) {
+  return it(name, opts, async (t) => {
+    const first = started.length;
+    try {
+      await fn(t);
+    } catch (err) {
+      for (const srv of started.slice(first))
+        t.diagnostic(`tribud log (${srv.dataDir}):\n${srv.stderr.slice(-8000)}`);
+      throw err;
+    }
+  });
+}
+
+/** Stops SRV with SIGTERM and asserts a clean exit (0, no sanitizer report).
+ * Clean stop waits for the recordings to be finalised (up to ~15 s). */
+async function stopCleanly(srv) {
+  const code = await srv.stop({ timeout: 40000 });
+  assert.equal(code, 0, `tribud did not exit cleanly:\n${srv.stderr.slice(-6000)}`);
+  assert.doesNotMatch(srv.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/, srv.stderr);
+  assert.doesNotMatch(srv.stderr, /recording\(s\) did not finish in time/, srv.stderr.slice(-6000));
+}
+
+/** Deletes SRV's temporary files (after it stopped). */
+async function discard(srv) {
+  servers.delete(srv);
+  await srv.cleanup();
+}
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* ---- tribu-client peers (as in test-media.mjs) ---- */
+
+/**
+ * One tribu-client process joined as USER to ROOM with --stats and a long
+ * --duration (stop it with stop()). Each stats line gets `at`, the time
+ * (Date.now()) it arrived here. `done` resolves at exit with
+ * {code, signal, result, stats, stdout, stderr}.
+ */
+class Peer {
+  constructor(srv, { user, room, kind = 'coaching', role = 'student', args = [], timeoutMs = 150000 }) {
+    this.user = user;
+    const token = srv.sign({ user, room, kind, role });
+    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '140', ...args];
+    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    this.child = child;
+    this.spawnedAt = Date.now();
+    this.stats = [];
+    this.latest = undefined;
+    this.stderr = '';
+    this.exited = false;
+    this.waiters = [];
+    let stdout = '';
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+      pending += d;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (msg.type === 'stats') this._onStats({ ...msg, at: Date.now() });
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      this.stderr += d;
+      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    this.done = new Promise((resolveDone, reject) => {
+      child.on('error', (err) => reject(new Error(`cannot run ${TRIBU_CLIENT}: ${err.message}`)));
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        running.delete(child);
+        this.exited = true;
+        const lines = stdout.trim().split('\n');
+        let result;
+        try {
+          result = JSON.parse(lines[lines.length - 1]);
+        } catch {
+          result = undefined;
+        }
+        for (const w of this.waiters.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(new Error(`${user} exited (${code ?? signal}) while waiting for ${w.what}: ` +
+            `${result?.reason}\n${this.stderr.slice(-3000)}`));
+        }
+        resolveDone({ code, signal, result, stats: this.stats, stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  get pid() {
+    return this.latest?.participant_id || undefined;
+  }
+
+  _onStats(msg) {
+    this.stats.push(msg);
+    this.latest = msg;
+    for (const w of [...this.waiters]) {
+      if (w.match(msg)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(msg);
+      }
+    }
+  }
+
+  /** Resolves with the first stats line (the latest included) matching
+   * MATCH; rejects on timeout or exit. */
+  until(match, what, timeout = 60000) {
+    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
+    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
+    return new Promise((resolveWait, reject) => {
+      const w = { match, resolve: resolveWait, reject, what };
+      w.timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`${this.user}: timed out after ${timeout} ms waiting for ${what}; latest stats: ` +
+          `${JSON.stringify(this.latest)}\n${this.stderr.slice(-3000)}`));
+      }, timeout);
+      this.waiters.push(w);
+    });
+  }
+
+  /** When this peer started publishing, as well as its 1 s stats show it:
+   * halfway between the last stats line whose publish DTLS was not yet
+   * connected (or the spawn) and the first where it was (media flows from
+   * then on). Not the RTP counters: they come from get-stats, which lags up
+   * to a second. Undefined before that. */
+  get publishedFrom() {
+    const i = this.stats.findIndex((s) => s.publish?.dtls === 'connected');
+    if (i < 0) return undefined;
+    const before = i > 0 ? this.stats[i - 1].at : this.spawnedAt;
+    return (before + this.stats[i].at) / 2;
+  }
+
+  /** SIGTERM (the client then prints its verdict); resolves with done. */
+  stop() {
+    if (!this.exited) {
+      this.stoppedAt = Date.now();
+      this.child.kill('SIGTERM');
+    }
+    return this.done;
+  }
+
+  kill() {
+    if (!this.exited) this.child.kill('SIGKILL');
+    return this.done;
+  }
+}
+
+const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
+
+function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
+  const r = pid && s?.received?.[pid];
+  if (!r) return false;
+  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
+  return r.audio_buffers >= audio;
+}
+
+/** Waits until every peer decodes every other one. */
+async function untilAllSeeEachOther(peers, timeout = 60000) {
+  await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, 'join', 30000)));
+  await Promise.all(
+    peers.map((p) => {
+      const others = peers.filter((o) => o !== p);
+      return p.until((s) => others.every((o) => sees(s, o.pid)),
+        `${p.user} to receive ${others.map((o) => o.user).join(', ')}`, timeout);
+    }),
+  );
+}
+
+/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
+ * from PID than in stats line FROM. */
+function untilMoreFrom(p, from, pid, timeout = 30000) {
+  const f0 = from.received[pid]?.video_frames ?? 0;
+  const a0 = from.received[pid]?.audio_buffers ?? 0;
+  return p.until(
+    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
+    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
+    timeout,
+  );
+}
+
+function assertOk(run, who) {
+  assert.equal(run.code, 0,
+    `${who} failed (exit ${run.code ?? run.signal}): ${run.result?.reason}\n` +
+      `${JSON.stringify(run.result)}\n--- stderr ---\n${run.stderr.slice(-6000)}`);
+  assert.equal(run.result?.type, 'result');
+  assert.equal(run.result.result, 'ok', run.result.reason);
+  assert.deepEqual(run.result.server_errors, [], `${who}: the server refused a request`);
+  return run.result;
+}
+
+const EXPECT_ARGS = ['--expect-video-from', '1', '--expect-audio-from', '1', '--expect-width', '320',
+  '--expect-height', '240', '--timeout', '90'];
+
+/** A coaching call: alice (mentor) and bob (student) in ROOM. */
+function coachingPair(srv, room) {
+  return [
+    new Peer(srv, { user: 'alice', room, role: 'mentor', args: EXPECT_ARGS }),
+    new Peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
+  ];
+}
+
+/* ---- the catalog ---- */
+
+/** Runs SQL on DATA_DIR/tribu.db with the sqlite3 tool; rows as objects. */
+function sql(dataDir, query) {
+  const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', join(dataDir, 'tribu.db'), query], {
+    encoding: 'utf8',
+    timeout: 20000,
+  }).trim();
+  return out ? JSON.parse(out) : [];
+}
+
+const quote = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+function recordingRows(dataDir, where = '1') {
+  return sql(dataDir, `SELECT * FROM recordings WHERE ${where} ORDER BY id`);
+}
+
+/** Polls the catalog until CHECK(rows) is truthy (the catalog commits its
+ * queued writes in batches, on its own thread). */
+async function untilRows(dataDir, where, check, what, timeout = 30000) {
+  let rows = [];
+  try {
+    return await waitFor(() => {
+      rows = recordingRows(dataDir, where);
+      return check(rows) ? rows : false;
+    }, { timeout, interval: 250, what });
+  } catch (err) {
+    assert.fail(`${err.message}; recordings rows: ${JSON.stringify(rows, null, 1)}`);
+  }
+}
+
+/* ---- the files ---- */
+
+/** Every file (not directory) under DIR, as paths relative to DIR. */
+function filesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isDirectory()) out.push(relative(dir, join(e.parentPath ?? e.path, e.name)));
+  }
+  return out.sort();
+}
+
+/**
+ * What a player reads in the WebM/Matroska file PATH: the EBML header's
+ * DocType, Segment > Info's TimecodeScale and Duration (the duration
+ * gst-discoverer and ffprobe report), whether it has Cues, and per track
+ * (Tracks > TrackEntry) its codec and blocks (SimpleBlock, BlockGroup >
+ * Block, in Clusters). Returns {docType, durationMs (null when absent),
+ * cues, clusters, tracks: [{number, type ('video'|'audio'|...), codec,
+ * blocks, firstMs, lastMs, keyframesMs: [...]}]}. A file cut short (kill -9)
+ * is read up to its last whole element.
+ */
+function readMatroska(path) {
+  const b = readFileSync(path);
+  const vint = (pos, keepMarker) => {
+    const first = b[pos];
+    if (first === undefined) return null;
+    let len = 1;
+    while (len <= 8 && !(first & (0x80 >> (len - 1)))) len++;
+    if (len > 8 || pos + len > b.length) return null;
+    let value = keepMarker ? first : first & (0xff >> len);
+    let allOnes = (first & (0xff >> len)) === 0xff >> len;
+    for (let i = 1; i < len; i++) {
+      value = value * 256 + b[pos + i];
+      if (b[pos + i] !== 0xff) allOnes = false;
+    }
+    return { value, len, unknown: !keepMarker && allOnes };
+  };
+  const element = (pos, limit = b.length) => {
+    const id = vint(pos, true);
+    if (!id) return null;
+    const size = vint(pos + id.len, false);
+    if (!size) return null;
+    const start = pos + id.len + size.len;
+    const end = size.unknown ? limit : start + size.value;
+    return { id: id.value, start, end: Math.min(end, limit), cut: end > limit, unknown: size.unknown };
+  };
+  const children = function* (e) {
+    for (let p = e.start; p < e.end;) {
+      const c = element(p, e.end);
+      if (!c || c.end <= p) return;
+      yield c;
+      p = c.end;
+    }
+  };
+  const uint = (e) => {
+    let v = 0;
+    for (let i = e.start; i < e.end; i++) v = v * 256 + b[i];
+    return v;
+  };
+  const text = (e) => b.subarray(e.start, e.end).toString('latin1').replace(/\0+$/, '');
+  const TYPES = { 1: 'video', 2: 'audio' };
+  const info = { docType: null, durationMs: null, cues: false, clusters: 0, tracks: [] };
+  const byNumber = new Map();
+  const track = (n) => {
+    if (!byNumber.has(n)) {
+      const t = { number: n, type: null, codec: null, blocks: 0, firstMs: null, lastMs: null, keyframesMs: [] };
+      byNumber.set(n, t);
+      info.tracks.push(t);
+    }
+    return byNumber.get(n);
+  };
+  let scale = 1000000;
+  let durationTicks = null;
+  const block = (e, clusterTc, simple) => {
+    const tn = vint(e.start, false);
+    if (!tn || e.start + tn.len + 3 > e.end || e.cut) return;
+    const tc = clusterTc + b.readInt16BE(e.start + tn.len);
+    const t = track(tn.value);
+    const ms = (tc * scale) / 1e6;
+    t.blocks++;
+    t.firstMs = t.firstMs === null ? ms : Math.min(t.firstMs, ms);
+    t.lastMs = t.lastMs === null ? ms : Math.max(t.lastMs, ms);
+    if (simple && b[e.start + tn.len + 2] & 0x80) t.keyframesMs.push(ms);
+  };
+  for (let pos = 0; pos < b.length;) {
+    const e = element(pos);
+    if (!e || e.end <= pos) break;
+    if (e.id === 0x1a45dfa3) {
+      for (const c of children(e)) if (c.id === 0x4282) info.docType = text(c);
+    } else if (e.id === 0x18538067) {
+      for (const c of children(e)) {
+        if (c.id === 0x1549a966) {
+          for (const d of children(c)) {
+            if (d.id === 0x2ad7b1) scale = uint(d);
+            if (d.id === 0x4489)
+              durationTicks = d.end - d.start === 4 ? b.readFloatBE(d.start) : b.readDoubleBE(d.start);
+          }
+        } else if (c.id === 0x1654ae6b) {
+          for (const entry of children(c)) {
+            if (entry.id !== 0xae) continue;
+            let n = null;
+            let type = null;
+            let codec = null;
+            for (const f of children(entry)) {
+              if (f.id === 0xd7) n = uint(f);
+              if (f.id === 0x83) type = TYPES[uint(f)] ?? String(uint(f));
+              if (f.id === 0x86) codec = text(f);
+            }
+            if (n !== null) Object.assign(track(n), { type, codec });
+          }
+        } else if (c.id === 0x1c53bb6b) {
+          info.cues = true;
+        } else if (c.id === 0x1f43b675) {
+          info.clusters++;
+          let tc = 0;
+          for (const d of children(c)) {
+            if (d.id === 0xe7) tc = uint(d);
+            else if (d.id === 0xa3) block(d, tc, true);
+            else if (d.id === 0xa0) for (const g of children(d)) if (g.id === 0xa1) block(g, tc, false);
+          }
+        }
+      }
+    }
+    pos = e.end;
+  }
+  if (durationTicks !== null) info.durationMs = (durationTicks * scale) / 1e6;
+  return info;
+}
+
+/** One line on the tracks of readMatroska(PATH)'s INFO, for messages. */
+function describeTracks(info) {
+  return info.tracks
+    .map((t) => `${t.type} ${t.codec}: ${t.blocks} blocks ${t.firstMs}-${t.lastMs} ms, keyframes at ` +
+      `${t.keyframesMs.slice(0, 5).join(',')}${t.keyframesMs.length > 5 ? ',...' : ''}`)
+    .join('; ');
+}
+
+/** Asserts that INFO (readMatroska) holds one VP8 video and one Opus audio
+ * track, the video starting with a keyframe; returns {video, audio}. */
+function assertTracks(info, who) {
+  const video = info.tracks.filter((t) => t.type === 'video');
+  const audio = info.tracks.filter((t) => t.type === 'audio');
+  assert.deepEqual([video.map((t) => t.codec), audio.map((t) => t.codec)], [['V_VP8'], ['A_OPUS']],
+    `${who}: tracks ${describeTracks(info)}`);
+  assert.ok(video[0].blocks > 0 && audio[0].blocks > 0, `${who}: ${describeTracks(info)}`);
+  assert.equal(video[0].keyframesMs[0], video[0].firstMs, `${who}: the first video frame is not a keyframe: ` +
+    describeTracks(info));
+  return { video: video[0], audio: audio[0] };
+}
+
+/**
+ * Decodes the WebM file PATH with gst-launch-1.0 (matroskademux, vp8dec,
+ * opusdec, a fakesink each). Returns {code, out, video, audio}; video and
+ * audio are {buffers, rendered, firstMs, endMs} (endMs: the end of the last
+ * decoded buffer, or its start when it has no duration), or null when that
+ * stream decoded nothing. They come from basesink's debug log
+ * (GST_DEBUG=basesink:5): one "got times start: T, end: T" line per buffer
+ * and "rendered: N" at the end; not from `gst-launch -v` and fakesink's
+ * last-message, whose notifications gst-launch coalesces.
+ *
+ * The queues are unbounded: with queue's default 1 s limit, a file whose
+ * video starts more than a second after its audio (video waits for a
+ * keyframe) deadlocks the preroll (the audio sink has prerolled and blocks,
+ * the audio queue fills, the demuxer stops before any video reaches its
+ * sink), where a player's multiqueue would grow. The files are small.
+ */
+function decode(path, { timeout = 60000 } = {}) {
+  const queue = ['queue', 'max-size-buffers=0', 'max-size-bytes=0', 'max-size-time=0'];
+  const args = ['filesrc', `location=${path}`, '!', 'matroskademux', 'name=d',
+    'd.video_0', '!', ...queue, '!', 'vp8dec', '!', 'fakesink', 'name=vsink',
+    'd.audio_0', '!', ...queue, '!', 'opusdec', '!', 'fakesink', 'name=asink'];
+  const env = { ...process.env, GST_DEBUG: 'basesink:5', GST_DEBUG_NO_COLOR: '1' };
+  return new Promise((resolveRun) => {
+    execFile('gst-launch-1.0', args, { timeout, env, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const out = `${stdout}${stderr}`;
+        const streams = { vsink: null, asink: null };
+        const ms = (h, m, sec) => (Number(h) * 3600 + Number(m) * 60 + Number(sec)) * 1000;
+        const T = '(\\d+):(\\d{2}):(\\d{2}\\.\\d+)';
+        const times = new RegExp(`gst_base_sink_chain_unlocked:<([av]sink)> got times start: ${T}, end: ${T}`, 'g');
+        for (const m of out.matchAll(times)) {
+          const start = ms(m[2], m[3], m[4]);
+          const end = m[5] === '99' ? start : ms(m[5], m[6], m[7]);
+          const st = (streams[m[1]] ??= { buffers: 0, rendered: 0, firstMs: start, endMs: 0 });
+          st.buffers++;
+          st.firstMs = Math.min(st.firstMs, start);
+          st.endMs = Math.max(st.endMs, end);
+        }
+        for (const m of out.matchAll(/<([av]sink)> rendered: (\d+), dropped: \d+/g))
+          if (streams[m[1]]) streams[m[1]].rendered = Number(m[2]);
+        const code = err ? (typeof err.code === 'number' ? err.code : `${err.signal ?? err.code}`) : 0;
+        resolveRun({ code, out, video: streams.vsink, audio: streams.asink });
+      });
+  });
+}
+
+/** Asserts that PATH decodes, audio and video, and returns
+ * {durationMs: the end of the last decoded buffer, ...decode()}. */
+async function assertDecodes(path, who) {
+  const d = await decode(path);
+  const tail = d.out.split('\n').filter((l) => !/ (DEBUG|LOG) /.test(l)).slice(-25).join('\n');
+  const info = readMatroska(path);
+  const what = () => `in the file: ${describeTracks(info)}\n${tail}`;
+  assert.equal(d.code, 0, `${who}: gst-launch-1.0 could not decode ${path} (exit ${d.code}); ${what()}`);
+  assert.ok(d.video?.buffers > 0, `${who}: no video decoded from ${path}; ${what()}`);
+  assert.ok(d.audio?.buffers > 0, `${who}: no audio decoded from ${path}; ${what()}`);
+  // Nearly every frame in the file decodes (vp8dec drops what it cannot).
+  for (const [kind, got] of [['video', d.video], ['audio', d.audio]]) {
+    const blocks = info.tracks.filter((t) => t.type === kind).reduce((n, t) => n + t.blocks, 0);
+    assert.ok(got.rendered >= 0.9 * blocks,
+      `${who}: ${got.rendered} ${kind} buffers decoded of ${blocks} blocks in ${path}; ${what()}`);
+  }
+  return { ...d, durationMs: Math.max(d.video.endMs, d.audio.endMs) };
+}
+
+/** The UTC year and month (tribud's file layout) of Unix time MS. */
+function yearMonth(ms) {
+  const d = new Date(ms);
+  return [String(d.getUTCFullYear()), String(d.getUTCMonth() + 1).padStart(2, '0')];
+}
+
+/** The recordings tribud logged for ROOM so far: [{pid, path, at}] where
+ * `at` is when this process first saw the line (see watchLog). */
+function watchLog(srv, room) {
+  const seen = new Map();
+  const re = new RegExp(`\\[${room}/([0-9a-zA-Z_-]+)\\] recording (recordings/\\S+) \\(`, 'g');
+  const timer = setInterval(() => {
+    for (const m of srv.stderr.matchAll(re)) {
+      if (!seen.has(m[2])) seen.set(m[2], { pid: m[1], path: m[2], at: Date.now() });
+    }
+  }, 20);
+  return { seen, stop: () => clearInterval(timer) };
+}
+
+let roomSeq = 0;
+const freshRoom = (prefix) => `${prefix}-${process.pid}-${++roomSeq}`;
+
+describe('recording', () => {
+  itLogged('a coaching call gives two complete WebM files and catalog rows that match them', { timeout: 150000 }, async (t) => {
+    const srv = await start();
+    const room = freshRoom('rec');
+    const peers = coachingPair(srv, room);
+    const [alice, bob] = peers;
+    let pids;
+    try {
+      await untilAllSeeEachOther(peers);
+      pids = { alice: alice.pid, bob: bob.pid };
+      // ~6 s of publishing each, timed by their own stats lines.
+      await Promise.all(peers.map((p) => p.until((s) => s.at >= p.publishedFrom + 6000, `${p.user}: 6 s of publishing`, 30000)));
+    } finally {
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+
+    // The files: recordings/<yyyy>/<mm>/<session>/<pid>-0.webm, nothing else.
+    const sessions = sql(srv.dataDir, `SELECT * FROM sessions WHERE room_id = ${quote(room)}`);
+    assert.equal(sessions.length, 1, `one session for ${room}: ${JSON.stringify(sessions)}`);
+    const session = sessions[0];
+    assert.ok(session.ended_ms >= session.started_ms, `the session ended: ${JSON.stringify(session)}`);
+    const [yyyy, mm] = yearMonth(session.started_ms);
+    const files = filesUnder(join(srv.dataDir, 'recordings'));
+    assert.deepEqual(files, [`${yyyy}/${mm}/${session.id}/${pids.alice}-0.webm`,
+      `${yyyy}/${mm}/${session.id}/${pids.bob}-0.webm`].sort(), `files under recordings/ (session ${session.id})`);
+
+    const rows = recordingRows(srv.dataDir);
+    assert.equal(rows.length, 2, `two recordings rows: ${JSON.stringify(rows, null, 1)}`);
+    for (const p of peers) {
+      const row = rows.find((r) => r.participant_id === pids[p.user]);
+      const who = `${p.user}'s recording`;
+      assert.ok(row, `no row for ${p.user} (${pids[p.user]}): ${JSON.stringify(rows)}`);
+      const abs = join(srv.dataDir, row.path);
+      assert.equal(row.path, `recordings/${yyyy}/${mm}/${session.id}/${pids[p.user]}-0.webm`, `${who}: path`);
+      assert.equal(row.session_id, session.id, `${who}: session`);
+      assert.equal(row.user, p.user, `${who}: user`);
+      assert.equal(row.role, p.user === 'alice' ? 'mentor' : 'student', `${who}: role`);
+      assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
+      assert.equal(row.error, null, `${who}: error`);
+      assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
+      assert.deepEqual(row.kinds.split(',').sort(), ['audio', 'video'], `${who}: kinds ${row.kinds}`);
+      const codecs = row.codecs.toUpperCase().split(',').sort();
+      assert.deepEqual(codecs, ['OPUS', 'VP8'], `${who}: codecs ${row.codecs}`);
+      assert.equal(row.width, 320, `${who}: width`);
+      assert.equal(row.height, 240, `${who}: height`);
+      assert.ok(row.offset_ms >= 0, `${who}: offset_ms ${row.offset_ms}`);
+      assert.ok(row.started_ms >= session.started_ms && row.ended_ms >= row.started_ms &&
+        row.ended_ms <= session.ended_ms + 1000, `${who}: started/ended within the session: ${JSON.stringify(row)}`);
+
+      // What a player sees: WebM, the stated duration, both streams decode.
+      const mkv = readMatroska(abs);
+      const dec = await assertDecodes(abs, who);
+      const published = p.stoppedAt - p.publishedFrom;
+      const expected = published - START_DELAY_MS;
+      t.diagnostic(`${p.user}: published ${published} ms (expected file ~${expected} ms); file states ` +
+        `${mkv.durationMs?.toFixed(0)} ms, decodes to ${dec.durationMs.toFixed(0)} ms (video ` +
+        `${dec.video.firstMs}-${dec.video.endMs.toFixed(0)}, audio ${dec.audio.firstMs}-${dec.audio.endMs.toFixed(0)}), ` +
+        `catalog ${row.duration_ms} ms, ${row.bytes} bytes, offset ${row.offset_ms} ms, cues ${mkv.cues}; ` +
+        describeTracks(mkv));
+      assert.equal(mkv.docType, 'webm', `${who}: EBML DocType`);
+      assertTracks(mkv, who);
+      assert.ok(mkv.cues, `${who}: a cleanly finished file has Cues`);
+      assert.ok(mkv.durationMs !== null, `${who}: the file states no duration`);
+      for (const [what, ms] of [['stated', mkv.durationMs], ['decoded', dec.durationMs],
+        ['decoded video', dec.video.endMs], ['decoded audio', dec.audio.endMs]]) {
+        assert.ok(Math.abs(ms - expected) <= 1500,
+          `${who}: ${what} duration ${ms} ms, but ${p.user} published for ${published} ms ` +
+            `(file expected ~${expected} ms, ±1500); ${describeTracks(mkv)}`);
+      }
+      assert.ok(Math.abs(row.duration_ms - mkv.durationMs) <= 500,
+        `${who}: catalog duration_ms ${row.duration_ms} vs the file's ${mkv.durationMs}`);
+    }
+    const attendance = sql(srv.dataDir, `SELECT participant_id FROM attendance WHERE session_id = ${quote(session.id)}`);
+    assert.deepEqual(attendance.map((a) => a.participant_id).sort(), [pids.alice, pids.bob].sort(), 'attendance');
+    await discard(srv);
+  });
+
+  itLogged('kill -9 mid-call: the files play; after a restart the rows are truncated with the real duration', { timeout: 150000 }, async (t) => {
+    const srv = await start();
+    const room = freshRoom('crash');
+    const peers = coachingPair(srv, room);
+    const log = watchLog(srv, room);
+    let pids;
+    let killedAt;
+    let starts;
+    try {
+      await untilAllSeeEachOther(peers);
+      pids = peers.map((p) => p.pid);
+      starts = await waitFor(() => (log.seen.size >= 2 ? [...log.seen.values()] : false), {
+        timeout: 20000,
+        what: `tribud to log two recordings for ${room}`,
+      }).catch((err) => assert.fail(`${err.message}\n${srv.stderr.slice(-4000)}`));
+      const recStart = Math.max(...starts.map((s) => s.at));
+      // The call goes on for ~5 s of recording, then tribud dies.
+      await pause(recStart + 5000 - Date.now());
+      assert.ok(peers.every((p) => !p.exited), 'both clients are still in the call');
+      await untilRows(srv.dataDir, '1', (r) => r.length === 2 && r.every((x) => x.state === 'recording'),
+        'two rows in state recording before the kill', 5000);
+      killedAt = Date.now();
+      const code = await srv.stop({ signal: 'SIGKILL' });
+      assert.equal(code, 'signal SIGKILL');
+    } finally {
+      log.stop();
+      await Promise.all(peers.map((p) => p.kill()));
+    }
+    assert.deepEqual(starts.map((s) => s.pid).sort(), [...pids].sort(), 'a recording for each participant');
+
+    // The files as the kill left them already play.
+    const truth = new Map();
+    for (const s of starts) {
+      const abs = join(srv.dataDir, s.path);
+      const who = `${s.path} (killed)`;
+      assert.ok(existsSync(abs), `${who}: no file`);
+      truth.set(s.path, killedAt - s.at);
+      const mkv = readMatroska(abs);
+      const dec = await assertDecodes(abs, who);
+      t.diagnostic(`${s.path} at the kill: recorded ${killedAt - s.at} ms; ${statSync(abs).size} bytes, ` +
+        `states ${mkv.durationMs?.toFixed(0)} ms, decodes to ${dec.durationMs.toFixed(0)} ms (video ` +
+        `${dec.video.firstMs}-${dec.video.endMs.toFixed(0)}, audio ${dec.audio.firstMs}-${dec.audio.endMs.toFixed(0)}), ` +
+        `cues ${mkv.cues}; ${describeTracks(mkv)}`);
+      assert.equal(mkv.docType, 'webm', `${who}: EBML DocType`);
+      assertTracks(mkv, who);
+      for (const [what, ms] of [['decodes to', dec.durationMs], ['decodes video to', dec.video.endMs],
+        ['decodes audio to', dec.audio.endMs]]) {
+        assert.ok(Math.abs(ms - truth.get(s.path)) <= 3000,
+          `${who}: ${what} ${ms} ms, recorded for ${truth.get(s.path)} ms (±3000); ${describeTracks(mkv)}`);
+      }
+      assert.ok(mkv.durationMs !== null && Math.abs(mkv.durationMs - truth.get(s.path)) <= 3000,
+        `${who}: states ${mkv.durationMs} ms, recorded for ${truth.get(s.path)} ms (±3000)`);
+    }
+
+    // The next start repairs them and ends their rows 'truncated'.
+    const again = await start({ dataDir: srv.dataDir, timeout: 60000 });
+    const rows = await untilRows(again.dataDir, '1', (r) => r.length === 2 && r.every((x) => x.state !== 'recording'),
+      'the rows left in recording to be repaired');
+    for (const row of rows) {
+      const who = `${row.path} (repaired)`;
+      const abs = join(again.dataDir, row.path);
+      assert.ok(truth.has(row.path), `${who}: a row for a file tribud did not log: ${JSON.stringify(row)}`);
+      assert.equal(row.state, 'truncated', `${who}: ${JSON.stringify(row)}\n${again.stderr.slice(-3000)}`);
+      assert.ok(row.duration_ms > 0, `${who}: duration_ms ${row.duration_ms}`);
+      assert.ok(Math.abs(row.duration_ms - truth.get(row.path)) <= 3000,
+        `${who}: duration_ms ${row.duration_ms}, recorded for ${truth.get(row.path)} ms (±3000)`);
+      assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
+      assert.ok(row.ended_ms >= row.started_ms, `${who}: ended_ms ${row.ended_ms}`);
+      const mkv = readMatroska(abs);
+      const dec = await assertDecodes(abs, who);
+      t.diagnostic(`${row.path} repaired: row ${row.duration_ms} ms, ${row.bytes} bytes (${row.error}); ` +
+        `states ${mkv.durationMs?.toFixed(0)} ms, decodes to ${dec.durationMs.toFixed(0)} ms, cues ${mkv.cues}`);
+      assertTracks(mkv, who);
+      assert.ok(Math.abs(dec.durationMs - row.duration_ms) <= 1000,
+        `${who}: decodes to ${dec.durationMs} ms, the row says ${row.duration_ms}`);
+    }
+    assert.match(again.stderr, /repaired recordings\//, 'tribud logged the repair');
+    const [session] = sql(again.dataDir, `SELECT * FROM sessions WHERE room_id = ${quote(room)}`);
+    assert.equal(session?.end_reason, 'crash', `the session: ${JSON.stringify(session)}`);
+    await stopCleanly(again);
+    await discard(again);
+    await discard(srv);
+  });
+
+  itLogged('a room created with "recording": false records nothing', { timeout: 120000 }, async () => {
+    const srv = await start();
+    const room = freshRoom('norec');
+    const created = await srv.fetch('/api/rooms', {
+      method: 'POST',
+      token: srv.sign({ user: 'm', role: 'mentor', room: '*' }),
+      body: { id: room, kind: 'coaching', recording: false },
+    });
+    assert.equal(created.status, 201, created.text);
+    const peers = coachingPair(srv, room);
+    try {
+      await untilAllSeeEachOther(peers);
+      // Long past the moment a recording would start (0.5 s after the
+      // first packet): 3 s more of call.
+      await Promise.all(peers.map((p) => p.until((s) => s.at >= p.publishedFrom + 4000, `${p.user}: 4 s of publishing`, 30000)));
+    } finally {
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+    const sessions = sql(srv.dataDir, `SELECT * FROM sessions WHERE room_id = ${quote(room)}`);
+    assert.equal(sessions.length, 1, `the session is in the catalog: ${JSON.stringify(sessions)}`);
+    assert.deepEqual(recordingRows(srv.dataDir), [], 'no recordings row');
+    assert.deepEqual(filesUnder(join(srv.dataDir, 'recordings')), [], 'no file under recordings/');
+    assert.doesNotMatch(srv.stderr, /\] recording recordings\//, 'tribud logged no recording');
+    await discard(srv);
+  });
+
+  itLogged('an unwritable recordings dir: the call goes on, the rows end failed with an error', { timeout: 120000 }, async () => {
+    // tribud runs as root here, so permissions would not stop it, and it
+    // creates <data>/recordings at start (refusing to start when it cannot):
+    // a FILE where this year's directory should be makes every new
+    // recordings/<yyyy>/<mm>/<session>/ impossible to create.
+    const dirs = makeTempDirs('tribu-itest-rec-');
+    extraDirs.add(dirs.base);
+    const [yyyy] = yearMonth(Date.now());
+    mkdirSync(join(dirs.dataDir, 'recordings'));
+    writeFileSync(join(dirs.dataDir, 'recordings', yyyy), 'not a directory\n');
+    const srv = await start({ dataDir: dirs.dataDir });
+    const room = freshRoom('unwritable');
+    const peers = coachingPair(srv, room);
+    let pids;
+    let rows;
+    try {
+      await untilAllSeeEachOther(peers);
+      pids = peers.map((p) => p.pid);
+      rows = await untilRows(srv.dataDir, '1',
+        (r) => pids.every((pid) => r.some((x) => x.participant_id === pid && x.state !== 'recording')),
+        'a finished recordings row for each participant');
+      // The call itself goes on after the recordings failed.
+      const marks = peers.map((p) => p.latest);
+      await Promise.all(peers.map((p, i) => untilMoreFrom(p, marks[i], pids[1 - i])));
+    } finally {
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+    rows = recordingRows(srv.dataDir);
+    for (const pid of pids) {
+      const mine = rows.filter((r) => r.participant_id === pid);
+      assert.ok(mine.length >= 1, `no row for ${pid}: ${JSON.stringify(rows)}`);
+      for (const row of mine) {
+        assert.equal(row.state, 'failed', `${row.path}: ${JSON.stringify(row)}`);
+        assert.ok(typeof row.error === 'string' && row.error.length > 0, `${row.path}: no error: ${JSON.stringify(row)}`);
+        assert.ok(!existsSync(join(srv.dataDir, row.path)), `${row.path} exists`);
+        // ...and the log says so too.
+        assert.ok(srv.stderr.includes(`${row.path} failed`) || srv.stderr.includes(row.error),
+          `the log does not mention ${row.path}'s failure (${row.error}):\n${srv.stderr.slice(-4000)}`);
+      }
+    }
+    assert.ok(readFileSync(join(srv.dataDir, 'recordings', yyyy), 'utf8').startsWith('not a directory'),
+      'the file in the way was left alone');
+    await discard(srv);
+  });
+});
