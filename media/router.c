@@ -240,7 +240,6 @@ static void forward_one(sub_track *sub, const uint8_t *buf, size_t len, const tb
 {
 	tb_transport *t = sub->peer->sub;
 	uint8_t out[OUT_CAP];
-	tb_rtp_header oh;
 	int64_t now;
 
 	if (!t || tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED || len > MAX_PACKET)
@@ -281,8 +280,9 @@ static void forward_one(sub_track *sub, const uint8_t *buf, size_t len, const tb
 	tb_rtp_set_payload_type(out, len, sub->pt);
 	tb_rtp_set_seq(out, len, (uint16_t)(hdr->seq + sub->seq_offset));
 	tb_rtp_set_timestamp(out, len, hdr->timestamp + sub->ts_offset);
-	if (hdr->extension && tb_rtp_parse(out, len, &oh) == 0)
-		tb_rtp_ext_remap(out, len, &oh, sub->source->ext_map);
+	/* The copy has the layout HDR describes: no second parse. */
+	if (hdr->extension)
+		tb_rtp_ext_remap(out, len, hdr, sub->source->ext_map);
 	if (!retransmission) {
 		uint16_t seq = (uint16_t)(hdr->seq + sub->seq_offset);
 		if (!sub->packets || (int16_t)(seq - sub->last_seq) > 0) {
@@ -597,7 +597,6 @@ static gboolean rtcp_tick(gpointer data)
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		tb_router_peer *peer = value;
 		tb_rtcp_report_block blocks[8];
-		uint32_t ssrcs[8];
 		size_t n = 0;
 		uint8_t buf[OUT_CAP];
 		int len, more;
@@ -610,8 +609,6 @@ static gboolean rtcp_tick(gpointer data)
 				continue;
 			if (tb_rtcp_rx_stats_report(&t->rx, t->ssrc, now, &blocks[n]) == 0)
 				n++;
-			if (t->kind == TB_SDP_KIND_VIDEO)
-				ssrcs[n ? n - 1 : 0] = t->ssrc;
 		}
 		len = tb_rtcp_build_rr(buf, sizeof(buf), peer->rtcp_ssrc, blocks, n);
 		if (len < 0)
@@ -633,7 +630,6 @@ static gboolean rtcp_tick(gpointer data)
 					len += more;
 			}
 		}
-		(void)ssrcs;
 		send_rtcp(peer->pub, buf, len);
 	}
 	return G_SOURCE_CONTINUE;

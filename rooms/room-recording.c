@@ -69,8 +69,9 @@ tb__precord *tb__precord_new(tb__room_media *rm, const char *participant_id, con
 	return pr;
 }
 
-/* Closes the current file; the next track or publish opens the next one. */
-void tb__precord_stop(tb__precord *pr)
+/* Closes the current file (if any) and numbers the next one; the track
+ * list stays. */
+static void close_file(tb__precord *pr)
 {
 	if (!pr->rec)
 		return;
@@ -78,9 +79,16 @@ void tb__precord_stop(tb__precord *pr)
 	tb_recording_unref(pr->rec);
 	pr->rec = NULL;
 	pr->in_file = 0;
+	pr->file_no++;
+}
+
+/* Closes the current file and forgets its tracks; the next packet of any
+ * track opens the next file. */
+void tb__precord_stop(tb__precord *pr)
+{
+	close_file(pr);
 	pr->n_tracks = 0;
 	pr->first_us = 0;
-	pr->file_no++;
 }
 
 void tb__precord_free(tb__precord *pr)
@@ -163,7 +171,7 @@ static void on_finished(void *user_data, const tb_recording_result *r)
 
 /* ---- worker: files ---- */
 
-static bool start_file(tb__precord *pr, int64_t now_us)
+static bool start_file(tb__precord *pr)
 {
 	tb__room_media *rm = pr->rm;
 	const tb_rooms_media *media = rm->media;
@@ -232,7 +240,6 @@ static bool start_file(tb__precord *pr, int64_t now_us)
 		TB_INFO(CAT, "[%s/%s] recording %s (%s)", rm->room_id, pr->participant_id, relpath,
 			codecs->str);
 	}
-	(void)now_us;
 	g_string_free(kinds, TRUE);
 	g_string_free(codecs, TRUE);
 	g_free(dir);
@@ -281,21 +288,8 @@ void tb__precord_packet(tb__precord *pr, const tb_router_track_codec *track, con
 			} else {
 				/* The file's header is written: go on in the next
 				 * file, with every track. */
-				tb_recording_track tracks[TB_RECORDING_MAX_TRACKS];
-				char ids[TB_RECORDING_MAX_TRACKS][TB_SDP_MAX_ID_LEN + 2];
-				char codecs[TB_RECORDING_MAX_TRACKS][8];
-				size_t n = pr->n_tracks;
-				memcpy(tracks, pr->tracks, sizeof(tracks));
-				memcpy(ids, pr->track_ids, sizeof(ids));
-				memcpy(codecs, pr->codecs, sizeof(codecs));
-				tb__precord_stop(pr);
-				memcpy(pr->tracks, tracks, sizeof(tracks));
-				memcpy(pr->track_ids, ids, sizeof(ids));
-				memcpy(pr->codecs, codecs, sizeof(codecs));
-				pr->n_tracks = n;
-				for (size_t i = 0; i < n; i++)
-					pr->tracks[i].codec = pr->codecs[i];
-				if (!start_file(pr, now))
+				close_file(pr);
+				if (!start_file(pr))
 					return;
 			}
 		}
@@ -303,7 +297,7 @@ void tb__precord_packet(tb__precord *pr, const tb_router_track_codec *track, con
 	if (!pr->rec) {
 		/* Audio and video of one participant start within moments of
 		 * each other: wait a little so that both are in the file. */
-		if (now - pr->first_us < START_DELAY_US || !start_file(pr, now))
+		if (now - pr->first_us < START_DELAY_US || !start_file(pr))
 			return;
 	}
 	if ((size_t)idx < pr->in_file)

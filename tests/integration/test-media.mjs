@@ -24,40 +24,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const TRIBU_CLIENT = process.env.TRIBU_CLIENT
-  ? resolve(process.env.TRIBU_CLIENT)
-  : resolve(here, '..', '..', 'build', 'tests', 'integration', 'webrtc-client', 'tribu-client');
 const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 
-/** Fails unless this process sees no network interface but `lo` (up). */
-function assertLoopbackOnly() {
-  let names;
-  try {
-    // `ip -br link` lists interfaces with or without addresses.
-    names = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(/\s+/)[0].replace(/@.*$/, ''));
-  } catch {
-    names = Object.keys(os.networkInterfaces());
-  }
-  const others = names.filter((n) => n !== 'lo');
-  assert.deepEqual(
-    others,
-    [],
-    `the media tests send real RTP and must run in a network namespace holding only loopback; ` +
-      `this one also has ${others.join(', ')}. Run them under ` +
-      `\`unshare -n sh -c 'ip link set lo up && node --test ...'\` (meson test does)`,
-  );
-  const lo = os.networkInterfaces().lo ?? [];
-  assert.ok(
-    lo.some((a) => a.address === '127.0.0.1'),
-    'loopback is down in this namespace: run `ip link set lo up` first (unshare -n sh -c ...)',
-  );
-}
 
 /* Children still running when the test process exits are killed. */
 const running = new Set();

@@ -30,11 +30,9 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { makeTempDirs, startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const TRIBU_CLIENT = process.env.TRIBU_CLIENT
-  ? resolve(process.env.TRIBU_CLIENT)
-  : resolve(here, '..', '..', 'build', 'tests', 'integration', 'webrtc-client', 'tribu-client');
 const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 
 const CONFIG = { media: { addresses: '127.0.0.1' } };
@@ -42,32 +40,6 @@ const CONFIG = { media: { addresses: '127.0.0.1' } };
  * first packet (so that its audio and video share one file). */
 const START_DELAY_MS = 500;
 
-/** Fails unless this process sees no network interface but `lo` (up). */
-function assertLoopbackOnly() {
-  let names;
-  try {
-    names = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(/\s+/)[0].replace(/@.*$/, ''));
-  } catch {
-    names = Object.keys(os.networkInterfaces());
-  }
-  const others = names.filter((n) => n !== 'lo');
-  assert.deepEqual(
-    others,
-    [],
-    `the recording tests send real RTP and must run in a network namespace holding only loopback; ` +
-      `this one also has ${others.join(', ')}. Run them under ` +
-      `\`unshare -n sh -c 'ip link set lo up && node --test ...'\` (meson test does)`,
-  );
-  const lo = os.networkInterfaces().lo ?? [];
-  assert.ok(
-    lo.some((a) => a.address === '127.0.0.1'),
-    'loopback is down in this namespace: run `ip link set lo up` first (unshare -n sh -c ...)',
-  );
-}
 
 function which(cmd) {
   try {

@@ -33,12 +33,10 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 
 import { SANITIZED, startTribud, waitFor } from './lib/tribud.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SUPPRESSIONS = resolve(here, '..', 'valgrind.supp');
-const TRIBU_CLIENT = process.env.TRIBU_CLIENT
-  ? resolve(process.env.TRIBU_CLIENT)
-  : resolve(here, '..', '..', 'build', 'tests', 'integration', 'webrtc-client', 'tribu-client');
 const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 
 const VALGRIND = [
@@ -66,29 +64,6 @@ const skip = process.env.TRIBU_SANITIZED === '1' || SANITIZED
     ? 'valgrind is not installed'
     : false;
 
-/** Fails unless this process sees no network interface but `lo` (up). */
-function assertLoopbackOnly() {
-  let names;
-  try {
-    names = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(/\s+/)[0].replace(/@.*$/, ''));
-  } catch {
-    names = Object.keys(os.networkInterfaces());
-  }
-  const others = names.filter((n) => n !== 'lo');
-  assert.deepEqual(
-    others,
-    [],
-    `this test sends real RTP and must run in a network namespace holding only loopback; ` +
-      `this one also has ${others.join(', ')}. Run it under ` +
-      `\`unshare -n sh -c 'ip link set lo up && node --test ...'\` (meson test does)`,
-  );
-  const lo = os.networkInterfaces().lo ?? [];
-  assert.ok(lo.some((a) => a.address === '127.0.0.1'), 'loopback is down in this namespace');
-}
 
 /* Children still running when the test process exits are killed. */
 const running = new Set();
