@@ -448,13 +448,14 @@ static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		slot->used = true;
 		memcpy(slot->data, buf, len);
 	}
-	if (track->muted)
-		return;
 	if (router->cb.media_tap) {
-		tb_router_track_codec info = {track->track_id, track->kind, track->codec.name,
-					      track->codec.clock_rate, track->codec.pt};
+		tb_router_track_codec info = {track->track_id, track->kind,
+					      track->codec.name, track->codec.clock_rate,
+					      track->codec.pt,   track->muted};
 		router->cb.media_tap(router->user_data, peer, &info, buf, len);
 	}
+	if (track->muted)
+		return;
 	if (track->kind == TB_SDP_KIND_VIDEO)
 		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
 	for (guint i = 0; i < track->subs->len; i++)

@@ -48,6 +48,7 @@ typedef struct tb_router_track_codec {
 	const char *codec; /* "opus", "VP8", ... */
 	uint32_t clock_rate;
 	uint8_t payload_type;
+	bool muted; /* not forwarded: the recorder keeps time, not content */
 } tb_router_track_codec;
 
 typedef struct tb_router_callbacks {
@@ -58,8 +59,10 @@ typedef struct tb_router_callbacks {
 	void (*state)(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
 		      tb_transport_state state, const char *reason);
 	/* Nullable. A decrypted publisher packet of PEER's track TRACK, as
-	 * received (RTX restored), when it is forwarded (not while muted): for
-	 * recording. BUF is valid during the call only. Per packet: no log. */
+	 * received (RTX restored): for recording. Muted tracks are tapped too,
+	 * with TRACK->muted set, so that a recording can keep its timeline
+	 * (silence) without their content. BUF is valid during the call only.
+	 * Per packet: no log. */
 	void (*media_tap)(void *user_data, tb_router_peer *peer, const tb_router_track_codec *track,
 			  const uint8_t *buf, size_t len);
 } tb_router_callbacks;

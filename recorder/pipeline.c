@@ -39,11 +39,13 @@
  *
  * Pauses: the muxer (collectpads in GStreamer 1.22) writes in timestamp
  * order and waits for every track: while one track sends nothing (a camera
- * stopped with replaceTrack(null); track.enabled = false keeps sending), the
- * others wait in their jitter buffers, in memory, and reach the disk when it
- * resumes or the recording stops; the file is right (a hole in the paused
- * track), but a crash during a long pause loses the pause. GAP events do not
- * help: matroskamux's audio/video pads are "locked" waiting pads.
+ * muted on the server or stopped with replaceTrack(null)), the others would
+ * wait in memory until it resumes. GAP events do not help: matroskamux's
+ * audio/video pads are "locked" waiting pads. So a track that has been
+ * given nothing for IDLE_END_US while another track of the file goes on is
+ * ended (EOS on its appsrc): the others reach the disk again, and the
+ * track's next packet gets TB_ECONFLICT from push_rtp, telling the caller
+ * to go on in the next file. The last track still going is never ended.
  *
  * It does not decide what to record or name files (rooms/ and server/ do),
  * does not talk to the catalog (the caller writes the row from finished),
@@ -71,6 +73,7 @@
 #define DURATION_PATCH_TICKS 2 /* header's Duration kept current every second */
 #define KEYFRAME_RETRY_US    (1 * G_USEC_PER_SEC)
 #define REPAIR_IDLE_TIMEOUT  (60 * GST_SECOND)
+#define IDLE_END_US          (2 * G_USEC_PER_SEC) /* see "Pauses" above */
 
 G_DEFINE_QUARK(tb - recorder - error - quark, tb_recorder_error)
 
@@ -163,6 +166,8 @@ typedef struct track {
 	atomic_int have_keyframe;
 	atomic_int want_keyframe; /* the depayloader asked (packet loss) */
 	int64_t last_request_us;  /* context thread */
+	atomic_int_fast64_t last_push_us; /* arrival of the last packet taken */
+	atomic_int ended;                 /* idle: EOS sent (see "Pauses") */
 	atomic_uint_fast64_t packets;
 	atomic_uint_fast64_t dropped;
 } track;
@@ -184,6 +189,7 @@ struct tb_recording {
 	track *tracks[TB_RECORDING_MAX_TRACKS];
 	atomic_size_t n_tracks;
 	atomic_int accepting; /* push_rtp may hand packets to appsrc */
+	atomic_int started;   /* accepting was set once: a 0 now means over */
 	atomic_int data_started;
 	/* Earliest start and latest end of media given to the muxer (ns of
 	 * running time; UINT64_MAX / 0 when none), for the live Duration. */
@@ -447,6 +453,7 @@ static track *build_track(tb_recording *rec, size_t index, enum codec codec,
 	t->in.first_pts = GST_CLOCK_TIME_NONE;
 	t->in.end_pts = GST_CLOCK_TIME_NONE;
 	t->in.is_video = video;
+	atomic_store(&t->last_push_us, g_get_monotonic_time());
 
 	g_snprintf(name, sizeof name, "src%zu", index);
 	if (!(e[n++] = make_element("appsrc", name, error)))
@@ -769,11 +776,42 @@ static void patch_duration(tb_recording *rec)
 	g_mutex_unlock(&rec->lock);
 }
 
+/* Ends the tracks that have been idle for IDLE_END_US while another track
+ * went on (context thread). */
+static void end_idle_tracks(tb_recording *rec)
+{
+	int64_t now = g_get_monotonic_time();
+	size_t n = atomic_load_explicit(&rec->n_tracks, memory_order_acquire);
+	size_t going = 0;
+
+	if (!atomic_load(&rec->data_started))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!atomic_load(&rec->tracks[i]->ended) &&
+		    now - atomic_load(&rec->tracks[i]->last_push_us) < IDLE_END_US)
+			going++;
+	if (going == 0)
+		return; /* everything paused: nothing waits in memory */
+	g_mutex_lock(&rec->lock);
+	for (size_t i = 0; rec->phase == PHASE_RUNNING && i < n; i++) {
+		track *t = rec->tracks[i];
+
+		if (atomic_load(&t->ended) || now - atomic_load(&t->last_push_us) < IDLE_END_US)
+			continue;
+		/* Flag first: a push racing with the EOS sees it. */
+		atomic_store(&t->ended, 1);
+		gst_app_src_end_of_stream(GST_APP_SRC(t->appsrc));
+		TB_DEBUG(LOG, "[%s] track %zu idle: ended in this file", rec->name, i);
+	}
+	g_mutex_unlock(&rec->lock);
+}
+
 static gboolean tick(gpointer data)
 {
 	tb_recording *rec = data;
 
 	check_keyframes(rec);
+	end_idle_tracks(rec);
 	if (++rec->ticks % DURATION_PATCH_TICKS == 0 && atomic_load(&rec->data_started))
 		patch_duration(rec);
 	return G_SOURCE_CONTINUE;
@@ -838,6 +876,7 @@ static gboolean start_task(gpointer data)
 		TB_WARN(LOG, "[%s] cannot create %s: %s", rec->name, dir, g_strerror(errno));
 	g_free(dir);
 
+	atomic_store(&rec->started, 1);
 	atomic_store(&rec->accepting, 1);
 	ret = gst_element_set_state(rec->pipeline, GST_STATE_PLAYING);
 	if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1189,6 +1228,8 @@ int tb_recording_push_rtp(tb_recording *rec, size_t index, const uint8_t *buf, s
 		goto dropped_einval;
 	if (!atomic_load(&rec->accepting))
 		goto dropped_enoent;
+	if (atomic_load(&t->ended))
+		goto dropped_econflict;
 	appsrc = GST_APP_SRC(t->appsrc);
 	if (gst_app_src_get_current_level_bytes(appsrc) + len > TRACK_QUEUE_BYTES)
 		goto dropped_efull;
@@ -1201,10 +1242,19 @@ int tb_recording_push_rtp(tb_recording *rec, size_t index, const uint8_t *buf, s
 	GST_BUFFER_DTS(gbuf) = ts;
 	flow = gst_app_src_push_buffer(appsrc, gbuf);
 	if (flow != GST_FLOW_OK)
-		goto dropped_enoent;
+		goto dropped_enoent_or_ended;
+	atomic_store_explicit(&t->last_push_us, arrival_mono_us, memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->packets, 1, memory_order_relaxed);
 	return 0;
 
+dropped_econflict:
+	atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+	return TB_ECONFLICT;
+dropped_enoent_or_ended:
+	/* The tick ended the track between the check above and the push. */
+	if (atomic_load(&t->ended))
+		goto dropped_econflict;
+	goto dropped_enoent;
 dropped_einval:
 	atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
 	return TB_EINVAL;
@@ -1214,6 +1264,12 @@ dropped_enoent:
 dropped_efull:
 	atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
 	return TB_EFULL;
+}
+
+bool tb_recording_is_over(tb_recording *rec)
+{
+	g_return_val_if_fail(rec != NULL, true);
+	return atomic_load(&rec->started) && !atomic_load(&rec->accepting);
 }
 
 /* ---- repair ---- */

@@ -194,10 +194,10 @@ typedef struct tb_recording_callbacks {
  *
  * Give only tracks that are sending (their first packet has arrived), and
  * add the others when they start: the muxer writes in timestamp order and
- * waits for every track, so a track that sends nothing keeps the others in
- * memory, off the disk, until it sends or the recording stops (the file is
- * still right; a crash meanwhile loses that stretch). A pause of a few
- * seconds is harmless; browsers keep sending while a track is disabled.
+ * waits for every track, so a track that sends nothing holds the others in
+ * memory. A track given nothing for 2 s while another goes on is therefore
+ * ended in this file (push_rtp then says TB_ECONFLICT: go on in the next
+ * file); a shorter pause is a gap in the file.
  *
  * Returns a new recording (transfer full) or NULL with ERROR for bad
  * arguments (unknown codec, too many tracks, H264 into a .webm path, a
@@ -233,7 +233,10 @@ int tb_recording_add_track(tb_recording *rec, const tb_recording_track *track);
  * Returns 0, or (the packet is dropped and counted):
  *  TB_EINVAL: unknown track, not RTP, or another payload type (RTX, FEC);
  *  TB_EFULL: the track's queue is full (the pipeline is behind);
- *  TB_ENOENT: not started yet or already stopping.
+ *  TB_ENOENT: not started yet, already stopping, or ended by an error;
+ *  TB_ECONFLICT: this track was idle for 2 s and is ended in this file:
+ *    roll over as for tb_recording_add_track (stop this recording, start
+ *    the next file with the same tracks) and push the packet there.
  * Meant for the media worker that owns the publisher: one thread at a time
  * per recording. Push only what the recording should hold: one SSRC per
  * track (for simulcast, the layer the SFU forwards, sequence numbers and
@@ -249,6 +252,11 @@ int tb_recording_push_rtp(tb_recording *rec, size_t track_index, const uint8_t *
 void tb_recording_stop(tb_recording *rec);
 
 #define TB_RECORDING_STOP_TIMEOUT_S 10
+
+/* Returns true once the recording takes no more packets: stopped, or ended
+ * by an error (a TB_ENOENT from push_rtp before the recording started is
+ * not that). Lock-free; any thread. */
+bool tb_recording_is_over(tb_recording *rec);
 
 /* Returns the path given to tb_recording_new (transfer none). Any thread. */
 const char *tb_recording_path(tb_recording *rec);

@@ -370,10 +370,21 @@ void tb__room_media_start(tb_room *room)
 	rm->handle = handle_ref(room->rooms->handle);
 	rm->worker = tb_room_worker(room);
 	rm->media = room->rooms->media;
-	rm->session_started_ms = room->created_ms;
+	atomic_store(&rm->session_started_ms, room->created_ms);
 	rm->recording = room->rooms->media->record;
 	room->rm = rm;
 	post_task(task_new(rm, TASK_ROUTER_NEW, NULL));
+}
+
+void tb__room_media_session_started(tb_room *room, int64_t started_ms)
+{
+	if (room->rm)
+		atomic_store(&room->rm->session_started_ms, started_ms);
+}
+
+int64_t tb__room_media_session_started_ms(tb__room_media *rm)
+{
+	return atomic_load(&rm->session_started_ms);
 }
 
 void tb__room_media_stop(tb_room *room)

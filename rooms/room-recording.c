@@ -17,9 +17,18 @@
 #include <string.h>
 
 #include "rooms-private.h"
+#include "rtp.h"
 
-#define CAT            "rec"
-#define START_DELAY_US (500 * 1000)
+#define CAT              "rec"
+#define START_DELAY_US   (500 * 1000)
+#define RETRY_MIN_US     (10 * G_USEC_PER_SEC) /* after a file failed (disk full, ...) */
+#define RETRY_MAX_US     (300 * G_USEC_PER_SEC)
+#define MAX_RTP_HEADER   1500
+
+/* An Opus packet of 20 ms of silence (CELT-only fullband 20 ms, mono, one
+ * frame): what a muted microphone's packets become in the file, so that the
+ * audio track keeps time without the muted content. */
+static const uint8_t opus_silence[] = {0xf8, 0xff, 0xfe};
 
 static gint active_recordings; /* files not finished yet (atomic) */
 
@@ -41,8 +50,10 @@ struct tb__precord {
 	char track_ids[TB_RECORDING_MAX_TRACKS][TB_SDP_MAX_ID_LEN + 2];
 	tb_recording_track tracks[TB_RECORDING_MAX_TRACKS];
 	char codecs[TB_RECORDING_MAX_TRACKS][8];
-	int64_t first_us; /* arrival of the first packet waiting for a file */
-	bool failed;      /* could not open a file: stop trying */
+	int64_t first_us;    /* arrival of the first packet waiting for a file */
+	int64_t retry_at_us; /* a file failed: no new file before this */
+	int64_t retry_us;    /* the wait after the next failure */
+	bool failed;         /* could not open a file: stop trying */
 };
 
 /* What the recorder's callbacks need on the main thread. */
@@ -53,6 +64,7 @@ typedef struct rec_ctx {
 	char *session_id;
 	char *participant_id;
 	char *relpath;
+	int64_t session_started_ms; /* wall time */
 	char track_ids[TB_RECORDING_MAX_TRACKS][TB_SDP_MAX_ID_LEN + 2];
 	size_t n_tracks;
 } rec_ctx;
@@ -150,6 +162,15 @@ static void on_need_keyframe(void *user_data, size_t track_index)
 static void on_finished(void *user_data, const tb_recording_result *r)
 {
 	rec_ctx *ctx = user_data;
+	int64_t offset_ms = -1;
+
+	/* The file's t=0 is its first media's arrival, not when the file was
+	 * opened: line participants up by that. */
+	if (r->start_mono_us > 0) {
+		int64_t t0_wall_ms =
+			(g_get_real_time() - (g_get_monotonic_time() - r->start_mono_us)) / 1000;
+		offset_ms = MAX(t0_wall_ms - ctx->session_started_ms, 0);
+	}
 
 	TB_INFO(CAT, "[%s/%s] %s %s: %" G_GINT64_FORMAT " ms, %" G_GINT64_FORMAT " bytes%s%s",
 		ctx->room_id, ctx->participant_id, ctx->relpath,
@@ -159,7 +180,7 @@ static void on_finished(void *user_data, const tb_recording_result *r)
 		tb_catalog_recording_end(ctx->catalog, ctx->relpath,
 					 tb_recording_state_to_string(r->state),
 					 g_get_real_time() / 1000, r->duration_ms, r->bytes,
-					 r->width, r->height, -1, r->error);
+					 r->width, r->height, offset_ms, r->error);
 	tb__rooms_handle_unref(ctx->handle);
 	g_free(ctx->room_id);
 	g_free(ctx->session_id);
@@ -183,6 +204,7 @@ static bool start_file(tb__precord *pr)
 	rec_ctx *ctx;
 	GError *error = NULL;
 	int64_t now_ms = g_get_real_time() / 1000;
+	int64_t session_started_ms = tb__room_media_session_started_ms(rm);
 
 	for (size_t i = 0; i < pr->n_tracks; i++) {
 		h264 |= g_ascii_strcasecmp(pr->codecs[i], "H264") == 0;
@@ -205,6 +227,7 @@ static bool start_file(tb__precord *pr)
 	ctx->session_id = g_strdup(rm->session_id);
 	ctx->participant_id = g_strdup(pr->participant_id);
 	ctx->relpath = g_strdup(relpath);
+	ctx->session_started_ms = session_started_ms;
 	ctx->n_tracks = pr->n_tracks;
 	memcpy(ctx->track_ids, pr->track_ids, sizeof(ctx->track_ids));
 
@@ -216,7 +239,7 @@ static bool start_file(tb__precord *pr)
 	if (media->catalog)
 		tb_catalog_recording_begin(media->catalog, relpath, rm->session_id,
 					   pr->participant_id, pr->user, pr->role, kinds->str,
-					   codecs->str, now_ms, now_ms - rm->session_started_ms);
+					   codecs->str, now_ms, MAX(now_ms - session_started_ms, 0));
 	g_atomic_int_inc(&active_recordings);
 	pr->rec = tb_recording_new(abspath, pr->tracks, pr->n_tracks, &cb, ctx, &error);
 	if (!pr->rec) {
@@ -257,14 +280,57 @@ static int find_track(const tb__precord *pr, const char *track_id)
 	return -1;
 }
 
+/* Writes into OUT (OUT_SIZE bytes) the RTP packet BUF with its payload
+ * replaced by Opus silence; returns its length, or 0 if BUF is no RTP. */
+static size_t silence_packet(const uint8_t *buf, size_t len, uint8_t *out, size_t out_size)
+{
+	tb_rtp_header hdr;
+
+	if (tb_rtp_parse(buf, len, &hdr) != 0 ||
+	    hdr.payload_offset + sizeof(opus_silence) > out_size)
+		return 0;
+	memcpy(out, buf, hdr.payload_offset);
+	out[0] &= (uint8_t)~0x20; /* no padding */
+	memcpy(out + hdr.payload_offset, opus_silence, sizeof(opus_silence));
+	return hdr.payload_offset + sizeof(opus_silence);
+}
+
+/* A file ended on its own (an I/O error, already in the catalog): try a
+ * new one later, waiting longer after each failure. */
+static void file_failed(tb__precord *pr, int64_t now)
+{
+	close_file(pr);
+	pr->retry_us = pr->retry_us ? MIN(pr->retry_us * 2, RETRY_MAX_US) : RETRY_MIN_US;
+	pr->retry_at_us = now + pr->retry_us;
+	TB_INFO(CAT, "[%s/%s] recording stopped; next attempt in %" G_GINT64_FORMAT " s",
+		pr->rm->room_id, pr->participant_id, pr->retry_us / G_USEC_PER_SEC);
+}
+
 void tb__precord_packet(tb__precord *pr, const tb_router_track_codec *track, const uint8_t *buf,
 			size_t len)
 {
+	uint8_t silence[MAX_RTP_HEADER];
 	int64_t now = g_get_monotonic_time();
-	int idx;
+	int idx, rc;
 
 	if (pr->failed || !track->codec)
 		return;
+	if (track->muted) {
+		/* Muted content is not recorded. A muted microphone becomes
+		 * silence (the audio keeps time); a muted camera sends nothing,
+		 * and the recorder ends its track if that lasts. */
+		if (track->kind != TB_SDP_KIND_AUDIO || g_ascii_strcasecmp(track->codec, "opus") != 0)
+			return;
+		len = silence_packet(buf, len, silence, sizeof(silence));
+		if (len == 0)
+			return;
+		buf = silence;
+	}
+	if (pr->retry_at_us) {
+		if (now < pr->retry_at_us)
+			return;
+		pr->retry_at_us = 0;
+	}
 	idx = find_track(pr, track->track_id);
 	if (idx < 0) {
 		tb_recording_track *t;
@@ -300,6 +366,18 @@ void tb__precord_packet(tb__precord *pr, const tb_router_track_codec *track, con
 		if (now - pr->first_us < START_DELAY_US || !start_file(pr))
 			return;
 	}
-	if ((size_t)idx < pr->in_file)
-		tb_recording_push_rtp(pr->rec, (size_t)idx, buf, len, now);
+	if ((size_t)idx >= pr->in_file)
+		return;
+	rc = tb_recording_push_rtp(pr->rec, (size_t)idx, buf, len, now);
+	if (rc == TB_ECONFLICT) {
+		/* The track paused long enough to be ended in this file (a
+		 * camera muted, then back): go on in the next one. */
+		close_file(pr);
+		if (start_file(pr))
+			rc = tb_recording_push_rtp(pr->rec, (size_t)idx, buf, len, now);
+	}
+	if (rc == TB_ENOENT && pr->rec && tb_recording_is_over(pr->rec))
+		file_failed(pr, now);
+	else if (rc == 0)
+		pr->retry_us = 0;
 }

@@ -3,6 +3,8 @@
 #ifndef TB_ROOMS_PRIVATE_H
 #define TB_ROOMS_PRIVATE_H
 
+#include <stdatomic.h>
+
 #include "rooms.h"
 
 /* Outlives the registry while tasks and replies are in flight between the
@@ -20,7 +22,9 @@ typedef struct tb__room_media {
 	tb_router *router;          /* worker only */
 	GHashTable *records;        /* participant id -> tb__precord (owned); worker only */
 	gint recording;             /* atomic: record this room's media */
-	int64_t session_started_ms; /* immutable */
+	/* Wall time the session began (its first join; until then the room's
+	 * creation): set on the main thread, read on the worker. */
+	_Atomic int64_t session_started_ms;
 	char *room_id;              /* immutable */
 	char *session_id;           /* immutable */
 	tb__rooms_handle *handle;
@@ -106,6 +110,10 @@ void tb__precord_free(tb__precord *pr);
 void tb__room_media_start(tb_room *room);
 void tb__room_media_stop(tb_room *room);
 void tb__room_media_participant_left(tb_participant *p);
+/* The room's session began at STARTED_MS (wall time; main thread). */
+void tb__room_media_session_started(tb_room *room, int64_t started_ms);
+/* Returns that time (any thread). */
+int64_t tb__room_media_session_started_ms(tb__room_media *rm);
 /* Recomputes every participant's subscriptions and offers what changed. */
 void tb__room_media_update(tb_room *room);
 void tb__rooms_handle_unref(tb__rooms_handle *handle);

@@ -295,10 +295,12 @@ int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_partic
 		room->session_open = open;
 	}
 	if (!room->session_open) {
+		int64_t started = now_ms(rooms);
 		room->session_open = true;
+		tb__room_media_session_started(room, started);
 		if (rooms->catalog)
 			tb_catalog_session_begin(rooms->catalog, room->session_id, room->id,
-						 tb_room_kind_to_string(room->kind), now_ms(rooms));
+						 tb_room_kind_to_string(room->kind), started);
 	}
 
 	p = g_new0(tb_participant, 1);
