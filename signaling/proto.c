@@ -329,8 +329,15 @@ char *tb__proto_ok(json_t *id, json_t *data)
 
 char *tb__proto_error(json_t *id, tb_sig_error code, const char *message)
 {
-	return dump(json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error", "code",
-			      tb__sig_error_code(code), "message", message));
+	/* A message may quote the client's bytes (jansson's "near '...'" cuts
+	 * them anywhere, even inside a UTF-8 sequence): JSON needs them valid,
+	 * or there would be no response at all. */
+	char *valid = g_utf8_validate(message, -1, NULL) ? NULL : g_utf8_make_valid(message, -1);
+	char *out = dump(json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error", "code",
+				   tb__sig_error_code(code), "message", valid ? valid : message));
+
+	g_free(valid);
+	return out;
 }
 
 char *tb__proto_event(const char *name, json_t *data)

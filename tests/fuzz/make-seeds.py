@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""make-seeds.py — writes the seed inputs of each fuzz target into corpus/<name>/.
+
+Seeds are small valid (and a few nearly valid) inputs that fuzzing mutates
+from; run.sh adds what libFuzzer finds. Run again after changing it:
+    python3 tests/fuzz/make-seeds.py
+"""
+import base64, hashlib, hmac, json, os, struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, 'corpus', target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, 'seed-' + name), 'wb') as f:
+        f.write(data)
+
+
+# ---- RTP ----
+def rtp(pt, seq, ts, ssrc, payload, marker=False, ext=None, csrcs=(), padding=0):
+    b0 = 0x80 | (0x20 if padding else 0) | (0x10 if ext is not None else 0) | len(csrcs)
+    out = struct.pack('!BBHII', b0, (0x80 if marker else 0) | pt, seq, ts, ssrc)
+    for c in csrcs:
+        out += struct.pack('!I', c)
+    if ext is not None:
+        profile, body = ext
+        body += b'\0' * (-len(body) % 4)
+        out += struct.pack('!HH', profile, len(body) // 4) + body
+    out += payload
+    if padding:
+        out += b'\0' * (padding - 1) + bytes([padding])
+    return out
+
+one_byte = (0xBEDE, bytes([0x10, 0x80]) + bytes([0x22, 1, 2, 3]) + bytes([0x31, 0, 7]))
+two_byte = (0x1000, bytes([1, 1, 0x80, 3, 3, 1, 2, 3, 0, 0]))
+vp8_key = bytes([0x90, 0x80, 0x12]) + bytes([0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00])
+vp8_long = bytes([0x90, 0xe0, 0x81, 0x23, 0x05, 0x40]) + bytes([0x11, 0x02, 0x00])
+vp9 = bytes([0x8c, 0x81, 0x23]) + bytes([0x00] * 8)
+h264_idr = bytes([0x65, 0x88, 0x84, 0x00])
+h264_stapa = bytes([0x18, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce])
+h264_fua = bytes([0x7c, 0x85, 0x88, 0x84])
+opus = bytes([0xf8, 0xff, 0xfe])
+write('rtp', 'opus-level', rtp(111, 1, 960, 0x11111111, opus, ext=one_byte))
+write('rtp', 'vp8-key', rtp(96, 2, 3000, 0x22222222, vp8_key, marker=True, ext=one_byte))
+write('rtp', 'vp8-long-pid', rtp(96, 3, 3000, 0x22222222, vp8_long, ext=two_byte))
+write('rtp', 'vp9', rtp(98, 4, 6000, 0x33333333, vp9, ext=one_byte))
+write('rtp', 'h264-idr', rtp(102, 5, 9000, 0x44444444, h264_idr, csrcs=(1, 2)))
+write('rtp', 'h264-stapa', rtp(102, 6, 9000, 0x44444444, h264_stapa, padding=4))
+write('rtp', 'h264-fua', rtp(102, 7, 9000, 0x44444444, h264_fua))
+write('rtp', 'rtx', rtp(97, 8, 3000, 0x55555555, struct.pack('!H', 2) + vp8_key, ext=one_byte))
+write('rtp', 'header-only', rtp(0, 0, 0, 0, b''))
+
+# ---- RTCP ----
+def rtcp(pt, count, body):
+    body += b'\0' * (-len(body) % 4)
+    return struct.pack('!BBH', 0x80 | count, pt, len(body) // 4) + body
+
+block = struct.pack('!IIIIII', 0x22222222, 0x01000010, 1000, 20, 0x12345678, 65536)
+sr = rtcp(200, 1, struct.pack('!IIIIII', 0x11111111, 0xe0000000, 0x80000000, 3000, 10, 1000) + block)
+rr = rtcp(201, 1, struct.pack('!I', 0x11111111) + block)
+sdes = rtcp(202, 1, struct.pack('!I', 0x11111111) + bytes([1, 5]) + b'cname' + b'\0')
+bye = rtcp(203, 2, struct.pack('!II', 1, 2) + bytes([3]) + b'bye')
+nack = rtcp(205, 1, struct.pack('!IIHH', 1, 0x22222222, 100, 0x8001))
+twcc = rtcp(205, 15, struct.pack('!IIHHI', 1, 0x22222222, 10, 3, 0x00000101) + bytes([0x20, 3, 4, 4, 4]))
+pli = rtcp(206, 1, struct.pack('!II', 1, 0x22222222))
+fir = rtcp(206, 4, struct.pack('!IIIBBBB', 1, 0, 0x22222222, 7, 0, 0, 0))
+remb = rtcp(206, 15, struct.pack('!II', 1, 0) + b'REMB' + bytes([1, 0x0b, 0xd0, 0x90]) + struct.pack('!I', 0x22222222))
+write('rtcp', 'sr-sdes', sr + sdes)
+write('rtcp', 'rr-sdes-bye', rr + sdes + bye)
+write('rtcp', 'nack', rr + nack)
+write('rtcp', 'twcc', twcc)
+write('rtcp', 'pli-fir', pli + fir)
+write('rtcp', 'remb', rr + remb)
+write('rtcp', 'reduced-size-pli', pli)
+
+# ---- demux (RFC 7983) ----
+stun = struct.pack('!HHI', 0x0001, 8, 0x2112A442) + b'\x01' * 12 + struct.pack('!HHI', 0x0024, 4, 0x6e7f1eff)
+write('demux', 'stun', stun)
+write('demux', 'dtls', bytes([22, 0xfe, 0xfd]) + b'\0' * 10)
+write('demux', 'rtp', rtp(96, 1, 1, 1, vp8_key))
+write('demux', 'rtcp', sr)
+write('demux', 'zrtp', bytes([0x10]) + b'\0' * 11)
+
+# ---- SDP ----
+def offer(sections):
+    lines = ['v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0',
+             'a=group:BUNDLE ' + ' '.join(str(i) for i in range(len(sections))),
+             'a=extmap-allow-mixed', 'a=msid-semantic: WMS stream']
+    for i, s in enumerate(sections):
+        lines += s(i)
+    return '\r\n'.join(lines) + '\r\n'
+
+def common(i):
+    return ['c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:abcd',
+            'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=ice-options:trickle',
+            'a=fingerprint:sha-256 ' + ':'.join(['AB'] * 32), 'a=setup:actpass',
+            'a=mid:%d' % i, 'a=sendonly', 'a=msid:stream track%d' % i, 'a=rtcp-mux', 'a=rtcp-rsize']
+
+def audio(i):
+    return (['m=audio 9 UDP/TLS/RTP/SAVPF 111 63'] + common(i) +
+            ['a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+             'a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid',
+             'a=rtpmap:111 opus/48000/2', 'a=rtcp-fb:111 transport-cc',
+             'a=fmtp:111 minptime=10;useinbandfec=1', 'a=rtpmap:63 red/48000/2',
+             'a=ssrc:1111 cname:abc', 'a=ssrc:1111 msid:stream track%d' % i])
+
+def video(i):
+    return (['m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 102'] + common(i) +
+            ['a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+             'a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+             'a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid',
+             'a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id',
+             'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 goog-remb', 'a=rtcp-fb:96 nack',
+             'a=rtcp-fb:96 nack pli', 'a=rtcp-fb:96 ccm fir', 'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96',
+             'a=rtpmap:98 VP9/90000', 'a=fmtp:98 profile-id=0', 'a=rtpmap:99 rtx/90000', 'a=fmtp:99 apt=98',
+             'a=rtpmap:102 H264/90000',
+             'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+             'a=ssrc-group:FID 2222 3333', 'a=ssrc:2222 cname:abc', 'a=ssrc:3333 cname:abc'])
+
+def simulcast(i):
+    return (video(i)[:-3] + ['a=rid:h send', 'a=rid:m send', 'a=rid:l send', 'a=simulcast:send h;m;l'])
+
+write('sdp', 'chrome-av', offer([audio, video]))
+write('sdp', 'simulcast', offer([audio, simulcast]))
+write('sdp', 'audio-only', offer([audio]))
+write('sdp', 'candidate', 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0 ufrag abcd')
+write('sdp', 'candidate-srflx', 'a=candidate:2 1 UDP 1686052607 203.0.113.5 40000 typ srflx raddr 10.0.0.2 rport 40000')
+
+# ---- signaling requests ----
+for name, req in {
+    'join': {'type': 'join', 'id': 1, 'token': 'x.y', 'room': 'r1', 'name': 'Alice'},
+    'chat': {'type': 'chat', 'id': 'c', 'text': 'bonjour à tous'},
+    'publish': {'type': 'publish', 'id': 2, 'sdp': 'v=0\r\n', 'tracks': [{'mid': '0', 'source': 'mic'}]},
+    'answer': {'type': 'subscriber-answer', 'id': 3, 'sdp': 'v=0\r\n', 'version': 4},
+    'candidate': {'type': 'candidate', 'id': 4, 'pc': 'publish',
+                  'candidate': {'candidate': 'candidate:1 1 udp 1 127.0.0.1 1 typ host', 'sdpMid': '0', 'sdpMLineIndex': 0}},
+    'end-of-candidates': {'type': 'candidate', 'id': 5, 'pc': 'subscribe', 'candidate': None},
+    'mute': {'type': 'mute', 'id': 6, 'kind': 'audio', 'muted': True},
+    'ping': {'type': 'ping', 'id': 7},
+    'leave': {'type': 'leave', 'id': 8},
+    'stats': {'type': 'stats', 'id': 9},
+    'unknown': {'type': 'dance', 'id': 10},
+}.items():
+    write('proto', name, json.dumps(req, ensure_ascii=False))
+write('proto', 'not-an-object', '[1,2,3]')
+write('proto', 'bad-json', '{"type": "join", "id": ')
+
+# ---- tokens (tests/fuzz/fuzz-token.c's secret and time) ----
+SECRET = b'fuzzing-secret-0123456789abcdef'
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+def token(claims):
+    head = b64(json.dumps(claims, separators=(',', ':')).encode())
+    return head + '.' + b64(hmac.new(SECRET, head.encode(), hashlib.sha256).digest())
+write('token', 'mentor', token({'sub': 'alice', 'name': 'Alice', 'role': 'mentor', 'room': 'r1', 'exp': 1900000000}))
+write('token', 'student-slot', token({'sub': 'bob', 'name': 'Bob', 'role': 'student', 'room': 'r1', 'kind': 'coaching',
+                                      'exp': 1900000000, 'ends': 1800000600}))
+write('token', 'curator-any', token({'sub': 'cu', 'role': 'curator', 'room': '*', 'exp': 1900000000}))
+write('token', 'expired', token({'sub': 'x', 'role': 'student', 'room': 'r', 'exp': 1000}))
+write('token', 'forged', token({'sub': 'alice', 'role': 'admin', 'room': '*', 'exp': 1900000000})[:-4] + 'AAAA')
