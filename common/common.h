@@ -145,6 +145,7 @@ typedef struct tb_config {
 	int rate_per_sec;           /* signaling messages per second per connection */
 	int rate_burst;             /* burst allowance */
 	int max_connections;        /* simultaneous WebSocket + HTTP connections */
+	int max_connections_per_address; /* simultaneous WebSockets from one IP address */
 	int max_rooms;              /* rooms on this server */
 	int slot_warning_s;         /* "slot-ending" this long before a booked slot ends */
 	int max_body_bytes;         /* HTTP API request body limit */

@@ -45,6 +45,7 @@ tb_config *tb_config_new(void)
 	config->rate_per_sec = 20;
 	config->rate_burst = 40;
 	config->max_connections = 1000;
+	config->max_connections_per_address = 200;
 	config->max_rooms = 1000;
 	config->slot_warning_s = 300;
 	config->max_body_bytes = 65536;
@@ -191,6 +192,7 @@ static const config_key config_keys[] = {
 	{"server", "log_level", VALUE_STRING, FIELD(log_level)},
 	{"server", "workers", VALUE_INT, FIELD(workers)},
 	{"server", "max_connections", VALUE_INT, FIELD(max_connections)},
+	{"server", "max_connections_per_address", VALUE_INT, FIELD(max_connections_per_address)},
 	{"tls", "cert", VALUE_OPT_STRING, FIELD(tls_cert)},
 	{"tls", "key", VALUE_OPT_STRING, FIELD(tls_key)},
 	{"auth", "secret", VALUE_OPT_STRING, FIELD(secret)},
@@ -392,6 +394,8 @@ gboolean tb_config_validate(const tb_config *c, GError **error)
 	    !check_set("server.log_level", c->log_level, error) ||
 	    !check_range("server.workers", c->workers, 0, 64, error) ||
 	    !check_range("server.max_connections", c->max_connections, 1, G_MAXINT, error) ||
+	    !check_range("server.max_connections_per_address", c->max_connections_per_address, 1,
+			 G_MAXINT, error) ||
 	    !check_range("rooms.coaching_capacity", c->coaching_capacity, 1, 1000, error) ||
 	    !check_range("rooms.workshop_capacity", c->workshop_capacity, 1, 1000, error) ||
 	    !check_range("rooms.max_rooms", c->max_rooms, 1, G_MAXINT, error) ||

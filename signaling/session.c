@@ -7,7 +7,10 @@
  *
  * Not here: lws callbacks (ws.c), JSON validation (proto.c).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "signaling-private.h"
 
@@ -22,11 +25,46 @@ static int64_t mono_us(const tb_conn *conn)
 	return tb_clock_mono_us(conn->sig->deps.clock);
 }
 
+void tb__peer_address(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const void *addr = NULL;
+	int family = AF_INET;
+
+	out[0] = '\0';
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		addr = &((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			addr = &a6->s6_addr[12];
+		} else {
+			addr = a6;
+			family = AF_INET6;
+		}
+	}
+	if (!addr || !inet_ntop(family, addr, out, (socklen_t)size))
+		out[0] = '\0';
+}
+
+unsigned tb__conns_from(const tb_signaling *sig, const char *address)
+{
+	unsigned n = 0;
+
+	for (const GList *l = sig->conns.head; l; l = l->next)
+		n += strcmp(((const tb_conn *)l->data)->peer, address) == 0;
+	return n;
+}
+
 void tb__conn_open(tb_conn *conn, tb_signaling *sig, struct lws *wsi)
 {
 	memset(conn, 0, sizeof(*conn));
 	conn->wsi = wsi;
 	conn->sig = sig;
+	tb__peer_address(lws_get_socket_fd(wsi), conn->peer, sizeof(conn->peer));
 	conn->rx = g_string_sized_new(256);
 	g_queue_init(&conn->tx);
 	conn->tokens = sig->deps.config->rate_burst;

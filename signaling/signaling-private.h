@@ -98,6 +98,8 @@ struct tb_signaling {
 	bool tls;
 	bool shutting_down;
 	GQueue conns; /* tb_conn* (WebSocket connections) */
+	unsigned refused_unlogged;  /* per-address refusals since the last log line */
+	int64_t refused_logged_us;
 	unsigned n_http;
 	int64_t started_us;
 	GSourceFunc shutdown_done;
@@ -131,8 +133,14 @@ struct tb_conn {
 	double tokens;
 	int64_t tokens_at_us;
 	tb_participant *participant;
+	char peer[48]; /* the client's IP address, for the per-address limit */
 };
 
+/* Writes the IP address of the peer of socket FD into OUT (IPv4-mapped
+ * IPv6 addresses as IPv4); "" when it cannot be read. */
+void tb__peer_address(int fd, char *out, size_t size);
+/* Returns how many WebSockets are open from ADDRESS. */
+unsigned tb__conns_from(const tb_signaling *sig, const char *address);
 void tb__conn_open(tb_conn *conn, tb_signaling *sig, struct lws *wsi);
 /* Handles one complete text message. */
 void tb__conn_message(tb_conn *conn, const char *text, size_t len);

@@ -32,6 +32,21 @@ static bool ws_path_ok(struct lws *wsi)
 	return n > 0 && strcmp(path, "/ws") == 0;
 }
 
+/* Logs a refusal by the per-address limit: at most one line a second,
+ * saying how many were refused since the last one. */
+static void log_refused(tb_signaling *sig, const char *peer)
+{
+	int64_t now = tb_clock_mono_us(sig->deps.clock);
+
+	sig->refused_unlogged++;
+	if (sig->refused_logged_us && now - sig->refused_logged_us < G_USEC_PER_SEC)
+		return;
+	TB_WARN(CAT, "refused %u WebSocket(s), the last from %s: %d already open from that address",
+		sig->refused_unlogged, peer, sig->deps.config->max_connections_per_address);
+	sig->refused_unlogged = 0;
+	sig->refused_logged_us = now;
+}
+
 static int on_ws_receive(tb_signaling *sig, tb_conn *conn, const void *in, size_t len)
 {
 	const tb_config *config = sig->deps.config;
@@ -95,13 +110,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		return 0;
 
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char peer[48];
+
 		if (sig->shutting_down || !ws_path_ok(wsi) ||
 		    sig->conns.length >= (unsigned)sig->deps.config->max_connections) {
 			sig->ws_refused++;
 			return 1;
 		}
+		tb__peer_address(lws_get_socket_fd(wsi), peer, sizeof(peer));
+		if (tb__conns_from(sig, peer) >=
+		    (unsigned)sig->deps.config->max_connections_per_address) {
+			sig->ws_refused++;
+			log_refused(sig, peer);
+			return 1;
+		}
 		return 0;
+	}
 
 	case LWS_CALLBACK_ESTABLISHED:
 		/* An upgraded connection stops counting as HTTP: lws sends no

@@ -409,6 +409,41 @@ describe('connection limit', () => {
   });
 });
 
+describe('per-address limit', () => {
+  it('one address cannot take every connection; others still get in', async () => {
+    const PER_ADDRESS = 5;
+    const own = await startTribud({ config: { server: { max_connections_per_address: PER_ADDRESS } } });
+    try {
+      const refusedBefore = await own.metric('tribu_ws_connections_total{result="refused"}');
+      const mine = [];
+      for (let i = 0; i < PER_ADDRESS; i++) mine.push(await own.connect({ localAddress: '127.0.0.2' }));
+      // Many more from the same address: every one refused, the server fine.
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 50 }, () => own.connect({ localAddress: '127.0.0.2' })));
+      assert.equal(attempts.filter((a) => a.status === 'fulfilled').length, 0,
+        'no connection over the per-address limit');
+      for (const c of mine) assert.equal((await c.request('ping')).ok, true, 'the first ones still work');
+      // Another address is not affected.
+      const other = await own.connect({ localAddress: '127.0.0.3' });
+      assert.equal((await other.request('ping')).ok, true);
+      assert.equal(await own.metric('tribu_ws_connections_total{result="refused"}'), refusedBefore + 50);
+      // A connection closed frees its place.
+      await mine.pop().close();
+      await waitFor(async () => {
+        try {
+          mine.push(await own.connect({ localAddress: '127.0.0.2' }));
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: 'a place freed by a close' });
+      assert.match(own.stderr, /refused \d+ WebSocket/, 'the refusals are logged');
+    } finally {
+      assert.equal(await own.cleanup(), 0);
+    }
+  });
+});
+
 describe('HTTP path tricks', () => {
   let own;
   let root;

@@ -267,8 +267,10 @@ export class Tribud {
   }
 
   /** Opens a WebSocket to /ws (or PATH) and waits until it is open. */
-  async connect({ path = '/ws', timeout = 5000 } = {}) {
-    const client = await Client.open(`ws://127.0.0.1:${this.port}${path}`, { timeout });
+  /** Opens a WebSocket; LOCALADDRESS (e.g. '127.0.0.2') is the source
+   * address to connect from. */
+  async connect({ path = '/ws', timeout = 5000, localAddress } = {}) {
+    const client = await Client.open(`ws://127.0.0.1:${this.port}${path}`, { timeout, localAddress });
     this.clients.add(client);
     client.closed.then(() => this.clients.delete(client));
     return client;
@@ -386,10 +388,10 @@ let nextId = 1;
  * test never misses something that arrived before it started waiting.
  */
 export class Client {
-  static open(url, { timeout = 5000 } = {}) {
+  static open(url, { timeout = 5000, localAddress } = {}) {
     return withTimeout(
       new Promise((resolveOpen, reject) => {
-        const ws = new WebSocket(url, { perMessageDeflate: false });
+        const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
         const client = new Client(ws);
         ws.once('open', () => resolveOpen(client));
         ws.once('unexpected-response', (req, res) => {
