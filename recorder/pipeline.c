@@ -1078,6 +1078,18 @@ static gpointer finish_thread(gpointer data)
 
 	switch (rec->outcome) {
 	case OUTCOME_EOS:
+		if (!GST_CLOCK_TIME_IS_VALID(first)) {
+			/* A header and no media (the publisher left within a
+			 * moment, or before its first keyframe): nothing would
+			 * play it. Not kept. */
+			r->state = TB_RECORDING_FAILED;
+			g_strlcpy(r->error_buf, "no media reached the file", sizeof r->error_buf);
+			r->error = r->error_buf;
+			if (g_unlink(rec->path) != 0 && errno != ENOENT)
+				TB_WARN(LOG, "[%s] cannot remove the empty file: %s", rec->name,
+					g_strerror(errno));
+			break;
+		}
 		r->state = TB_RECORDING_COMPLETE;
 		break;
 	case OUTCOME_ERROR:

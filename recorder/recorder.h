@@ -137,7 +137,8 @@ typedef struct tb_recording_track {
 typedef enum {
 	TB_RECORDING_COMPLETE,  /* finalised: duration and cues written */
 	TB_RECORDING_TRUNCATED, /* was not finalised; repaired from what was written */
-	TB_RECORDING_FAILED,    /* I/O or stream error; ERROR says which */
+	TB_RECORDING_FAILED,    /* I/O or stream error, or no media at all (the empty
+				 * file is removed); ERROR says which */
 } tb_recording_state;
 
 /* Returns "complete", "truncated" or "failed" (static), the catalog's words. */

@@ -772,7 +772,9 @@ static void test_pause(fixture *f, gconstpointer data)
 	/* Under valgrind the encoder lags too far behind for a timed pause. */
 	if (!slow) {
 		g_assert_cmpuint(refused, ==, 0);
-		g_assert_cmpuint(fs.audio.max_gap, <, 100 * GST_MSECOND);
+		/* Audio is never held for the paused video (a loaded machine
+		 * delays the generator by a few hundred ms at most). */
+		g_assert_cmpuint(fs.audio.max_gap, <, 500 * GST_MSECOND);
 		g_assert_cmpuint(fs.video.max_gap, >, 900 * GST_MSECOND);
 		g_assert_cmpuint(fs.video.max_gap, <, 2000 * GST_MSECOND);
 		g_assert_cmpuint(fs.video.last, >, fs.audio.last - 200 * GST_MSECOND);
@@ -820,7 +822,7 @@ static void test_pause(fixture *f, gconstpointer data)
 	if (!slow) {
 		/* Video ends at the pause; audio covers the whole recording. */
 		g_assert_cmpuint(fs.video.last, <, fs.audio.last - 3500 * GST_MSECOND);
-		g_assert_cmpuint(fs.audio.max_gap, <, 100 * GST_MSECOND);
+		g_assert_cmpuint(fs.audio.max_gap, <, 500 * GST_MSECOND);
 		g_assert_cmpint(labs(w3.result.duration_ms - 5700), <, MS(600));
 	}
 	tb_recording_unref(rec);
@@ -948,8 +950,11 @@ static void test_bad_input(fixture *f, gconstpointer data)
 	tb_recording_stop(rec);
 	g_assert_cmpint(tb_recording_add_track(rec, &vp8_track), ==, TB_ENOENT);
 	wait_finished(&w);
-	g_assert_cmpint(w.result.state, ==, TB_RECORDING_COMPLETE);
+	/* No media at all: no file a player could open, so none is kept. */
+	g_assert_cmpint(w.result.state, ==, TB_RECORDING_FAILED);
+	g_assert_cmpstr(w.result.error, ==, "no media reached the file");
 	g_assert_cmpint(w.result.duration_ms, ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 	/* Those of track 0 (5 is no track). */
 	g_assert_cmpuint(w.result.packets_dropped, ==, 4);
 	tb_recording_unref(rec);
@@ -960,7 +965,8 @@ static void test_bad_input(fixture *f, gconstpointer data)
 	tb_recording_stop(rec);
 	tb_recording_unref(rec);
 	wait_finished(&w);
-	g_assert_cmpint(w.result.state, ==, TB_RECORDING_COMPLETE);
+	g_assert_cmpint(w.result.state, ==, TB_RECORDING_FAILED);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 	g_free(path);
 }
 
