@@ -6,9 +6,10 @@
  * sink pad measures the RMS of the raw tone (S16LE, the only format opusenc
  * takes) and stores it as -dBov; a probe on the RTP capsfilter's src pad
  * rewrites each outgoing audio packet with a one-byte-header extension
- * element (RFC 8285) carrying that level, before webrtcbin encrypts it. The
- * capsfilter's caps get "extmap-1", which webrtcbin turns into the offer's
- * a=extmap line. The volume schedule (--tone-volume) sets audiotestsrc's
+ * element (RFC 8285) carrying that level, before webrtcbin encrypts it.
+ * GStreamer's own extension object for that URI is handed to rtpopuspay
+ * ("add-extension") so that its caps, and so the offer, announce the
+ * extension as id 1. The volume schedule (--tone-volume) sets audiotestsrc's
  * volume at the given times, so a test can make one client louder than
  * another and then swap.
  *
@@ -17,6 +18,7 @@
  */
 #include "tone.h"
 
+#include <gst/rtp/rtp.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +220,7 @@ static gboolean schedule_volumes(GstElement *src)
 
 gboolean tone_setup(GstElement *pipeline)
 {
-	GstElement *src, *enc, *filter;
+	GstElement *src, *enc, *filter, *pay = NULL;
 	gboolean ok = FALSE;
 
 	if (!tone_volume_spec)
@@ -226,20 +228,27 @@ gboolean tone_setup(GstElement *pipeline)
 	src = find_by_factory(pipeline, "audiotestsrc", NULL);
 	enc = find_by_factory(pipeline, "opusenc", NULL);
 	filter = find_by_factory(pipeline, "capsfilter", is_audio_rtp_filter);
-	if (!src || !enc || !filter) {
+	pay = find_by_factory(pipeline, "rtpopuspay", NULL);
+	if (!src || !enc || !filter || !pay) {
 		fprintf(stderr, "tribu-client: --tone-volume needs the published audio\n");
 		goto out;
 	}
 	if (!schedule_volumes(src))
 		goto out;
 	{
-		GstCaps *caps = NULL;
-		g_object_get(filter, "caps", &caps, NULL);
-		caps = gst_caps_make_writable(caps);
-		gst_caps_set_simple(caps, "extmap-" G_STRINGIFY(EXT_ID), G_TYPE_STRING, EXT_URI,
-				    NULL);
-		g_object_set(filter, "caps", caps, NULL);
-		gst_caps_unref(caps);
+		/* The payloader puts extmap-1 in its caps for an extension it
+		 * was given, so webrtcbin offers it. This one writes only when
+		 * a buffer carries GstAudioLevelMeta, which ours do not: the
+		 * level itself goes in with add_level below. */
+		GstRTPHeaderExtension *ext = gst_rtp_header_extension_create_from_uri(EXT_URI);
+		if (!ext) {
+			fprintf(stderr, "tribu-client: no GStreamer RTP header extension for %s\n",
+				EXT_URI);
+			goto out;
+		}
+		gst_rtp_header_extension_set_id(ext, EXT_ID);
+		g_signal_emit_by_name(pay, "add-extension", ext);
+		gst_object_unref(ext);
 	}
 	{
 		GstPad *sink = gst_element_get_static_pad(enc, "sink");
@@ -258,6 +267,8 @@ out:
 		gst_object_unref(enc);
 	if (filter)
 		gst_object_unref(filter);
+	if (pay)
+		gst_object_unref(pay);
 	if (!ok)
 		exit(2); /* a usage error: nothing useful can be measured */
 	return ok;
