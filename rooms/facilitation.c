@@ -59,6 +59,7 @@ void tb__facilitation_free(tb_room *room)
 	ws->reading_order = NULL;
 	g_queue_clear_full(&ws->hands, (GDestroyNotify)hand_free);
 	g_clear_pointer(&ws->spotlight, g_free);
+	g_clear_pointer(&ws->imposed, g_hash_table_destroy);
 	g_clear_pointer(&ws->active_speaker, g_free);
 	g_clear_pointer(&ws->challenger, g_free);
 }
@@ -85,7 +86,8 @@ static bool wanted_forced(const tb_participant *p, int kind_index)
 	const tb__workshop *ws = &p->room->ws;
 	const char *reader;
 
-	if (p->imposed[kind_index])
+	if (ws->imposed &&
+	    (GPOINTER_TO_UINT(g_hash_table_lookup(ws->imposed, p->user)) & (1u << kind_index)))
 		return true;
 	if (kind_index != 0 || tb__role_facilitates(p->role))
 		return false;
@@ -382,7 +384,19 @@ int tb_participant_mute_other(tb_participant *by, const char *target_id, tb_sdp_
 		return TB_ENOENT;
 	if (kind != TB_SDP_KIND_AUDIO && kind != TB_SDP_KIND_VIDEO)
 		return TB_EINVAL;
-	target->imposed[k] = muted;
+	{
+		tb__workshop *ws = &by->room->ws;
+		guint bits;
+		if (!ws->imposed)
+			ws->imposed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		bits = GPOINTER_TO_UINT(g_hash_table_lookup(ws->imposed, target->user));
+		bits = muted ? bits | (1u << k) : bits & ~(1u << k);
+		if (bits)
+			g_hash_table_replace(ws->imposed, g_strdup(target->user),
+					     GUINT_TO_POINTER(bits));
+		else
+			g_hash_table_remove(ws->imposed, target->user);
+	}
 	TB_INFO(CAT, "[%s/%s] %s %s of %s", by->room->id, by->id, muted ? "mutes" : "unmutes",
 		tb_sdp_kind_to_string(kind), target->id);
 	apply_forced(target, true);

@@ -61,6 +61,10 @@ typedef struct tb__workshop {
 	guint reading_index;
 	bool reading_done;
 	GQueue hands;    /* tb__hand* (owned), in raising order */
+	/* A facilitator's mutes, by user (not participant id), so that
+	 * leaving and joining again does not lift them: user (owned) ->
+	 * GUINT_TO_POINTER(bit 0 audio | bit 1 video). NULL until one. */
+	GHashTable *imposed;
 	char *spotlight; /* participant id or NULL */
 	/* active speaker (active-speaker.c) */
 	char *active_speaker;
@@ -120,8 +124,9 @@ struct tb_participant {
 	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
 	int tag_index[2];
 	/* facilitation (facilitation.c) */
-	bool imposed[2];         /* a facilitator's mute, by kind: [0] audio, [1] video */
-	bool forced_applied[2];  /* the server-side mute in force (imposed, exercise, reading) */
+	/* The server-side mute in force ([0] audio, [1] video): a
+	 * facilitator's, the exercise's or the reading order's. */
+	bool forced_applied[2];
 	bool hand_raised;
 	tb_participant_counters counters; /* attendance */
 };

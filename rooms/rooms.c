@@ -453,10 +453,11 @@ json_t *tb_participant_to_json(const tb_participant *p)
 						t->source, "muted", t->muted));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:{s:b, s:b}, s:b}", "participant_id",
-			 p->id, "user", p->user, "name", p->name, "role", tb_role_to_string(p->role),
-			 "tracks", tracks, "audio_muted", p->audio_muted, "video_muted",
-			 p->video_muted, "forced_muted", "audio", p->forced_applied[0], "video",
-			 p->forced_applied[1], "hand_raised", p->hand_raised);
+			 p->id, "user", p->user, "name", p->name, "role",
+			 tb_role_to_string(p->role), "tracks", tracks, "audio_muted",
+			 p->audio_muted, "video_muted", p->video_muted, "forced_muted", "audio",
+			 p->forced_applied[0], "video", p->forced_applied[1], "hand_raised",
+			 p->hand_raised);
 }
 
 tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id)

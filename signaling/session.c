@@ -371,10 +371,12 @@ static void reply_facilitation(tb_conn *conn, const tb_request *req, int rc, jso
 				    "no participant with that id in this room");
 		break;
 	case TB_ECONFLICT:
-		tb__conn_send_error(conn, req->id, TB_SIG_CONFLICT, conflict ? conflict : "conflict");
+		tb__conn_send_error(conn, req->id, TB_SIG_CONFLICT,
+				    conflict ? conflict : "conflict");
 		break;
 	case TB_EINVAL:
-		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, invalid ? invalid : "bad field");
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    invalid ? invalid : "bad field");
 		break;
 	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_INTERNAL, "could not do that");
@@ -419,7 +421,8 @@ static void handle_exercise_start(tb_conn *conn, const tb_request *req)
 	int rc;
 
 	if (!minutes == !seconds) {
-		tb__conn_send_error(conn, req->id, minutes ? TB_SIG_BAD_FIELD : TB_SIG_MISSING_FIELD,
+		tb__conn_send_error(conn, req->id,
+				    minutes ? TB_SIG_BAD_FIELD : TB_SIG_MISSING_FIELD,
 				    "give field 'minutes' (or 'seconds'), not both");
 		return;
 	}

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXT_ID 1
+#define EXT_ID  1
 #define EXT_URI "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 /* A level below this (-dBov) is voice activity (the V bit). */
 #define VOICE_LEVEL 60
@@ -135,8 +135,14 @@ static GstBuffer *with_level(GstBuffer *buf)
 	memcpy(out.data, in.data, header);
 	out.data[0] |= 0x10; /* X */
 	guint8 level = (guint8)g_atomic_int_get(&current_level);
-	guint8 ext[8] = {0xBE, 0xDE, 0x00, 0x01, (guint8)(EXT_ID << 4),
-			 (guint8)((level < VOICE_LEVEL ? 0x80 : 0) | level), 0, 0};
+	guint8 ext[8] = {0xBE,
+			 0xDE,
+			 0x00,
+			 0x01,
+			 (guint8)(EXT_ID << 4),
+			 (guint8)((level < VOICE_LEVEL ? 0x80 : 0) | level),
+			 0,
+			 0};
 	memcpy(out.data + header, ext, sizeof(ext));
 	memcpy(out.data + header + sizeof(ext), in.data + header, in.size - header);
 	gst_buffer_unmap(copy, &out);
@@ -171,7 +177,8 @@ static GstPadProbeReturn add_level(GstPad *pad, GstPadProbeInfo *info, gpointer 
 			GST_PAD_PROBE_INFO_DATA(info) = copy;
 		}
 	} else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-		GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+		GstBufferList *list =
+			gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
 		gst_buffer_list_foreach(list, replace_in_list, NULL);
 		GST_PAD_PROBE_INFO_DATA(info) = list;
 	}
