@@ -45,7 +45,8 @@ const freshRoom = () => `ws-${++roomSeq}`;
 before(async () => {
   assertLoopbackOnly();
   assert.ok(existsSync(TRIBU_CLIENT), `no tribu-client at ${TRIBU_CLIENT}: build it or set TRIBU_CLIENT`);
-  srv = await startTribud({ config: MEDIA_CONFIG });
+  // TRIBUD_WRAPPER (e.g. valgrind) makes start-up slow.
+  srv = await startTribud({ config: MEDIA_CONFIG, timeout: process.env.TRIBUD_WRAPPER ? 120000 : 10000 });
 });
 
 after(async () => {
