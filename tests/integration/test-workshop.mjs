@@ -442,18 +442,23 @@ describe('active speaker', () => {
   it('follows whichever client plays the louder tone', async () => {
     const room = freshRoom();
     const m = await facilitator(room);
-    // Ivy is loud for the first 14 s, then quiet; Jon the other way round.
+    // Ivy is loud for the first 16 s, then quiet; Jon the other way round.
+    const SWAP_MS = 16000;
+    const spawned = Date.now();
     const peers = [
-      new Peer({ user: 'ivy', room, args: ['--tone-volume', '0.5,14:0.02'] }),
-      new Peer({ user: 'jon', room, args: ['--tone-volume', '0.02,14:0.5'] }),
+      new Peer({ user: 'ivy', room, args: ['--tone-volume', `0.5,${SWAP_MS / 1000}:0.02`] }),
+      new Peer({ user: 'jon', room, args: ['--tone-volume', `0.02,${SWAP_MS / 1000}:0.5`] }),
     ];
     await withPeers(peers, async ([i, j]) => {
       await joined([i, j]);
-      const first = await m.nextEvent('active-speaker', { timeout: 14000, filter: (d) => d.participant_id === i.pid });
+      const first = await m.nextEvent('active-speaker', { timeout: SWAP_MS, filter: (d) => d.participant_id === i.pid });
       assert.equal(typeof first.data.server_time_ms, 'number');
-      // No flapping while Ivy stays louder.
-      await i.lines(3);
-      assert.equal(m.queued('active-speaker').length, 0, JSON.stringify(m.queued('active-speaker')));
+      // No flapping while Ivy stays louder (checked when the swap is far
+      // enough ahead: a slow machine may have taken most of the time).
+      if (Date.now() - spawned < SWAP_MS - 5000) {
+        await i.lines(3);
+        assert.equal(m.queued('active-speaker').length, 0, JSON.stringify(m.queued('active-speaker')));
+      }
       const second = await m.nextEvent('active-speaker', { timeout: 20000, filter: (d) => d.participant_id === j.pid });
       assert.ok(second.data.server_time_ms > first.data.server_time_ms);
       // A late joiner learns who speaks.
