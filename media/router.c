@@ -74,6 +74,10 @@ typedef struct pub_track {
 	uint64_t packets, bytes, plis, nacks_sent, rtx_received;
 	bool have_highest;
 	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
+	/* RFC 6464 levels of the current interval (audio): summed loudness
+	 * (127 - level) and how many packets carried one. */
+	uint32_t level_sum;
+	uint32_t level_count;
 } pub_track;
 
 /* A track a peer receives: one section of its subscriber offer. */
@@ -116,7 +120,7 @@ struct tb_router_peer {
 	uint64_t session_id;
 	uint64_t pub_version;
 	uint32_t rtcp_ssrc; /* sender SSRC of our RTCP to this peer */
-	bool audio_muted, video_muted;
+	uint8_t mute_audio, mute_video; /* tb_router_mute_reason bits */
 	char *cname;
 	char pub_tag[TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag mid of the publish PC */
 	int pub_tag_index;
@@ -138,6 +142,8 @@ struct tb_router {
 	void *user_data;
 	GHashTable *peers; /* id -> tb_router_peer* (owned) */
 	GSource *rtcp_timer;
+	GSource *level_timer; /* NULL without an audio_levels callback */
+	int64_t level_tick_us;
 	tb_router_totals totals;
 	tb_router_totals flushed; /* part of totals already added to global_totals */
 };
@@ -401,6 +407,21 @@ static void detect_loss(pub_track *track, uint16_t seq)
 	track->highest_seq = seq;
 }
 
+/* Adds the packet's RFC 6464 level to TRACK's interval. */
+static void note_audio_level(pub_track *track, const uint8_t *buf, const tb_rtp_header *hdr)
+{
+	const uint8_t *data;
+	size_t len;
+	bool voice;
+	uint8_t level;
+
+	if (tb_rtp_ext_find(buf, hdr, track->ext.audio_level, &data, &len) &&
+	    tb_rtp_ext_read_audio_level(data, len, &voice, &level) == 0) {
+		track->level_sum += 127u - level;
+		track->level_count++;
+	}
+}
+
 static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 {
 	tb_router_peer *peer = user_data;
@@ -448,6 +469,8 @@ static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		slot->used = true;
 		memcpy(slot->data, buf, len);
 	}
+	if (track->kind == TB_SDP_KIND_AUDIO && track->ext.audio_level && hdr.extension)
+		note_audio_level(track, buf, &hdr);
 	if (router->cb.media_tap) {
 		tb_router_track_codec info = {track->track_id, track->kind,
 					      track->codec.name, track->codec.clock_rate,
@@ -636,6 +659,50 @@ static gboolean rtcp_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Every TB_ROUTER_LEVEL_INTERVAL_MS: each audio publisher's mean level
+ * over the interval, to the audio_levels callback. One array per tick, not
+ * per packet. */
+static gboolean level_tick(gpointer data)
+{
+	tb_router *router = data;
+	GHashTableIter it;
+	gpointer value;
+	GArray *levels = NULL;
+	int64_t now = g_get_monotonic_time();
+	unsigned interval_ms = (unsigned)CLAMP((now - router->level_tick_us) / 1000, 1, 10000);
+
+	router->level_tick_us = now;
+	g_hash_table_iter_init(&it, router->peers);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		tb_router_peer *peer = value;
+		tb_router_audio_level entry = {peer->id, 127, peer->mute_audio != 0};
+		bool any = false;
+
+		for (guint i = 0; i < peer->pub_tracks->len; i++) {
+			pub_track *t = peer->pub_tracks->pdata[i];
+			if (t->kind != TB_SDP_KIND_AUDIO || !t->active || !t->ext.audio_level)
+				continue;
+			any = true;
+			if (t->level_count > 0) {
+				uint8_t level = (uint8_t)(127u - t->level_sum / t->level_count);
+				entry.level = MIN(entry.level, level);
+			}
+			t->level_sum = t->level_count = 0;
+		}
+		if (!any)
+			continue;
+		if (!levels)
+			levels = g_array_new(FALSE, FALSE, sizeof(tb_router_audio_level));
+		g_array_append_val(levels, entry);
+	}
+	if (levels && router->cb.audio_levels)
+		router->cb.audio_levels(router->user_data, (tb_router_audio_level *)levels->data,
+					levels->len, interval_ms);
+	if (levels)
+		g_array_free(levels, TRUE);
+	return G_SOURCE_CONTINUE;
+}
+
 /* ---- transports ---- */
 
 typedef struct pc_ref {
@@ -763,6 +830,12 @@ tb_router *tb_router_new(GMainContext *ctx, tb_dtls_identity *identity,
 	router->rtcp_timer = g_timeout_source_new(RTCP_INTERVAL_MS);
 	g_source_set_callback(router->rtcp_timer, rtcp_tick, router, NULL);
 	g_source_attach(router->rtcp_timer, ctx);
+	if (cb->audio_levels) {
+		router->level_tick_us = g_get_monotonic_time();
+		router->level_timer = g_timeout_source_new(TB_ROUTER_LEVEL_INTERVAL_MS);
+		g_source_set_callback(router->level_timer, level_tick, router, NULL);
+		g_source_attach(router->level_timer, ctx);
+	}
 	return router;
 }
 
@@ -784,6 +857,10 @@ void tb_router_free(tb_router *router)
 	flush_totals(router);
 	g_source_destroy(router->rtcp_timer);
 	g_source_unref(router->rtcp_timer);
+	if (router->level_timer) {
+		g_source_destroy(router->level_timer);
+		g_source_unref(router->level_timer);
+	}
 	tb_dtls_identity_unref(router->identity);
 	g_main_context_unref(router->ctx);
 	g_free(router->name);
@@ -910,8 +987,8 @@ static void apply_publish_result(tb_router_peer *peer, const tb_sdp_publish_resu
 			track->subs = g_ptr_array_new();
 			if (s->kind == TB_SDP_KIND_VIDEO)
 				track->cache = g_new0(cached_packet, CACHE_SLOTS);
-			track->muted = s->kind == TB_SDP_KIND_AUDIO ? peer->audio_muted
-								    : peer->video_muted;
+			track->muted = (s->kind == TB_SDP_KIND_AUDIO ? peer->mute_audio
+								     : peer->mute_video) != 0;
 			g_ptr_array_add(peer->pub_tracks, track);
 		}
 		track->active = receiving;
@@ -1267,18 +1344,25 @@ int tb_router_add_candidate(tb_router_peer *peer, tb_pc_kind pc, const char *can
 	return 0;
 }
 
-void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted)
+void tb_router_set_mute(tb_router_peer *peer, tb_sdp_kind kind, tb_router_mute_reason reason,
+			bool muted)
 {
-	if (kind == TB_SDP_KIND_AUDIO)
-		peer->audio_muted = muted;
+	uint8_t *mask = kind == TB_SDP_KIND_AUDIO ? &peer->mute_audio : &peer->mute_video;
+	bool now_muted;
+
+	if (kind != TB_SDP_KIND_AUDIO && kind != TB_SDP_KIND_VIDEO)
+		return;
+	if (muted)
+		*mask |= (uint8_t)reason;
 	else
-		peer->video_muted = muted;
+		*mask &= (uint8_t)~reason;
+	now_muted = *mask != 0;
 	for (guint i = 0; i < peer->pub_tracks->len; i++) {
 		pub_track *t = peer->pub_tracks->pdata[i];
-		if (t->kind != kind || t->muted == muted)
+		if (t->kind != kind || t->muted == now_muted)
 			continue;
-		t->muted = muted;
-		if (!muted) {
+		t->muted = now_muted;
+		if (!now_muted) {
 			/* Resume contiguous, at a keyframe. */
 			for (guint k = 0; k < t->subs->len; k++) {
 				sub_track *sub = t->subs->pdata[k];
@@ -1289,6 +1373,11 @@ void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted)
 			request_keyframe(t);
 		}
 	}
+}
+
+void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted)
+{
+	tb_router_set_mute(peer, kind, TB_ROUTER_MUTE_SELF, muted);
 }
 
 void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)

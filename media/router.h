@@ -51,6 +51,16 @@ typedef struct tb_router_track_codec {
 	bool muted; /* not forwarded: the recorder keeps time, not content */
 } tb_router_track_codec;
 
+#define TB_ROUTER_LEVEL_INTERVAL_MS 250
+
+/* One peer's audio level over the last interval. */
+typedef struct tb_router_audio_level {
+	const char *participant_id;
+	uint8_t level; /* -dBov (RFC 6464): 0 loudest .. 127 silence; the mean of the
+			* interval's packets, 127 when none carried a level */
+	bool muted;    /* its audio is not forwarded (any mute reason) */
+} tb_router_audio_level;
+
 typedef struct tb_router_callbacks {
 	/* A local candidate of PEER's PC, or NULL: end of candidates. */
 	void (*candidate)(void *user_data, tb_router_peer *peer, tb_pc_kind pc,
@@ -65,7 +75,22 @@ typedef struct tb_router_callbacks {
 	 * Per packet: no log. */
 	void (*media_tap)(void *user_data, tb_router_peer *peer, const tb_router_track_codec *track,
 			  const uint8_t *buf, size_t len);
+	/* Nullable. Every TB_ROUTER_LEVEL_INTERVAL_MS: the audio level of each
+	 * peer that publishes audio with the RFC 6464 extension (N >= 1
+	 * entries; LEVELS valid during the call only). INTERVAL_MS is the time
+	 * the levels cover. */
+	void (*audio_levels)(void *user_data, const tb_router_audio_level *levels, size_t n,
+			     unsigned interval_ms);
 } tb_router_callbacks;
+
+
+/* Why a peer's tracks of one kind are not forwarded. Each holder sets and
+ * clears its own bit; a track is forwarded only when no bit is set, so
+ * unmuting oneself does not lift a mute the room imposed. */
+typedef enum tb_router_mute_reason {
+	TB_ROUTER_MUTE_SELF = 1 << 0,   /* the participant's own mute */
+	TB_ROUTER_MUTE_FORCED = 1 << 1, /* the room's: facilitator, exercise, reading order */
+} tb_router_mute_reason;
 
 /* A track a peer publishes, as the publish negotiation found it. */
 typedef struct tb_router_track {
@@ -132,7 +157,14 @@ int tb_router_subscriber_answer(tb_router_peer *peer, const tb_sdp_desc *answer,
  * NULL or "" is end-of-candidates. Returns 0 or TB_EINVAL. */
 int tb_router_add_candidate(tb_router_peer *peer, tb_pc_kind pc, const char *candidate);
 
-/* Stops (MUTED) or resumes forwarding PEER's tracks of KIND. */
+/* Sets or clears REASON for PEER's tracks of KIND (AUDIO or VIDEO; also
+ * for tracks published later). Forwarding stops while any reason is set;
+ * when the last one clears, it resumes contiguous (the subscribers'
+ * sequence numbers and timestamps are re-based) and, for video, at a
+ * keyframe (one is requested). */
+void tb_router_set_mute(tb_router_peer *peer, tb_sdp_kind kind, tb_router_mute_reason reason,
+			bool muted);
+/* tb_router_set_mute with TB_ROUTER_MUTE_SELF. */
 void tb_router_set_muted(tb_router_peer *peer, tb_sdp_kind kind, bool muted);
 
 /* Asks PEER for a keyframe of its track TRACK_ID (throttled like every

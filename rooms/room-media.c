@@ -38,7 +38,15 @@ typedef enum {
 	REPLY_STATS,
 	REPLY_CANDIDATE,
 	REPLY_STATE,
+	REPLY_LEVELS,
 } reply_kind;
+
+/* One entry of REPLY_LEVELS: a copy of tb_router_audio_level. */
+typedef struct level_copy {
+	char participant_id[64];
+	uint8_t level;
+	bool muted;
+} level_copy;
 
 typedef struct reply {
 	reply_kind kind;
@@ -58,6 +66,8 @@ typedef struct reply {
 	char *mid;
 	int mline;
 	tb_transport_state state;
+	GArray *levels; /* level_copy */
+	unsigned interval_ms;
 } reply;
 
 static void reply_free(reply *r)
@@ -76,6 +86,8 @@ static void reply_free(reply *r)
 	g_free(r->message);
 	g_free(r->candidate);
 	g_free(r->mid);
+	if (r->levels)
+		g_array_free(r->levels, TRUE);
 	g_free(r);
 }
 
@@ -111,6 +123,7 @@ typedef enum {
 	TASK_ANSWER,
 	TASK_CANDIDATE,
 	TASK_MUTE,
+	TASK_FORCE_MUTE,
 	TASK_STATS,
 } task_kind;
 
@@ -208,10 +221,28 @@ static void router_media_tap(void *user_data, tb_router_peer *peer,
 		tb__precord_packet(pr, track, buf, len);
 }
 
+/* A few times a second, not per packet: copied for the main thread. */
+static void router_audio_levels(void *user_data, const tb_router_audio_level *levels, size_t n,
+				unsigned interval_ms)
+{
+	tb__room_media *rm = user_data;
+	reply *r = reply_new(rm, REPLY_LEVELS, NULL);
+
+	r->levels = g_array_sized_new(FALSE, FALSE, sizeof(level_copy), (guint)n);
+	for (size_t i = 0; i < n; i++) {
+		level_copy c = {.level = levels[i].level, .muted = levels[i].muted};
+		g_strlcpy(c.participant_id, levels[i].participant_id, sizeof(c.participant_id));
+		g_array_append_val(r->levels, c);
+	}
+	r->interval_ms = interval_ms;
+	post_reply(r);
+}
+
 static const tb_router_callbacks router_callbacks = {
 	.candidate = router_candidate,
 	.state = router_state,
 	.media_tap = router_media_tap,
+	.audio_levels = router_audio_levels,
 };
 
 static tb_router_peer *peer_for(tb__room_media *rm, const char *participant_id)
@@ -343,8 +374,13 @@ static gboolean task_run(gpointer data)
 		tb_router_add_candidate(peer_for(rm, t->participant_id), t->pc, t->text);
 		break;
 	case TASK_MUTE:
-		if ((peer = tb_router_find_peer(rm->router, t->participant_id)))
-			tb_router_set_muted(peer, t->media_kind, t->muted);
+		/* The peer may not publish yet: its tracks take the mute later. */
+		tb_router_set_mute(peer_for(rm, t->participant_id), t->media_kind,
+				   TB_ROUTER_MUTE_SELF, t->muted);
+		break;
+	case TASK_FORCE_MUTE:
+		tb_router_set_mute(peer_for(rm, t->participant_id), t->media_kind,
+				   TB_ROUTER_MUTE_FORCED, t->muted);
 		break;
 	case TASK_STATS: {
 		reply *r = reply_new(rm, REPLY_STATS, t->participant_id);
@@ -580,6 +616,18 @@ void tb_participant_mute(tb_participant *p, tb_sdp_kind kind, bool muted)
 	tb__participant_updated(p);
 }
 
+void tb__room_media_force_mute(tb_participant *p, tb_sdp_kind kind, bool muted)
+{
+	task *t;
+
+	if (!p->room->rm)
+		return;
+	t = task_new(p->room->rm, TASK_FORCE_MUTE, p->id);
+	t->media_kind = kind;
+	t->muted = muted;
+	post_task(t);
+}
+
 void tb_participant_stats(tb_participant *p, json_t *id)
 {
 	task *t;
@@ -736,6 +784,16 @@ static gboolean reply_dispatch(gpointer data)
 	room = tb_rooms_lookup(rooms, r->room_id);
 	if (!room || strcmp(room->session_id, r->session_id) != 0)
 		return G_SOURCE_REMOVE;
+	if (r->kind == REPLY_LEVELS) {
+		tb_router_audio_level *levels = g_new0(tb_router_audio_level, r->levels->len + 1);
+		for (guint i = 0; i < r->levels->len; i++) {
+			const level_copy *c = &g_array_index(r->levels, level_copy, i);
+			levels[i] = (tb_router_audio_level){c->participant_id, c->level, c->muted};
+		}
+		tb__room_audio_levels(room, levels, r->levels->len, r->interval_ms);
+		g_free(levels);
+		return G_SOURCE_REMOVE;
+	}
 	p = tb__room_find_participant(room, r->participant_id);
 	if (!p)
 		return G_SOURCE_REMOVE;
@@ -765,6 +823,8 @@ static gboolean reply_dispatch(gpointer data)
 	case REPLY_STATE:
 		state_event(p, r);
 		break;
+	case REPLY_LEVELS:
+		break; /* handled above */
 	}
 	return G_SOURCE_REMOVE;
 }

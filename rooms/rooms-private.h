@@ -46,6 +46,36 @@ struct tb_rooms {
 	tb__rooms_handle *handle;
 };
 
+/* A raised hand, in the room's queue. */
+typedef struct tb__hand {
+	char *participant_id;
+	int64_t raised_ms;
+} tb__hand;
+
+/* Facilitation state of a room (facilitation.c); all main thread. Lives in
+ * every room (mute-other, remove and lock apply to coaching rooms too). */
+typedef struct tb__workshop {
+	/* timed exercise */
+	bool exercise_active;
+	char *exercise_title;
+	int64_t exercise_started_ms, exercise_ends_ms;
+	guint exercise_timer; /* GSource id on the main context, 0 when none */
+	/* reading order: participant ids (char*, owned) */
+	GPtrArray *reading_order; /* NULL: no reading order set */
+	guint reading_index;
+	bool reading_done;
+	GQueue hands;    /* tb__hand* (owned), in raising order */
+	/* A facilitator's mutes, by user (not participant id), so that
+	 * leaving and joining again does not lift them: user (owned) ->
+	 * GUINT_TO_POINTER(bit 0 audio | bit 1 video). NULL until one. */
+	GHashTable *imposed;
+	char *spotlight; /* participant id or NULL */
+	/* active speaker (active-speaker.c) */
+	char *active_speaker;
+	char *challenger; /* loudest now, not yet long enough */
+	int64_t challenger_ms; /* how long it has been the loudest, in a row */
+} tb__workshop;
+
 struct tb_room {
 	tb_rooms *rooms;
 	char *id;
@@ -61,6 +91,7 @@ struct tb_room {
 	guint slot_timer; /* GSource id on the main context, 0 when none */
 	bool slot_warned;
 	tb__room_media *rm; /* NULL without media */
+	tb__workshop ws;    /* facilitation.c */
 };
 
 /* A track as the room knows it (main thread). */
@@ -96,6 +127,12 @@ struct tb_participant {
 	GPtrArray *held[2]; /* char* candidate lines; "" for end-of-candidates */
 	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
 	int tag_index[2];
+	/* facilitation (facilitation.c) */
+	/* The server-side mute in force ([0] audio, [1] video): a
+	 * facilitator's, the exercise's or the reading order's. */
+	bool forced_applied[2];
+	bool hand_raised;
+	tb_participant_counters counters; /* attendance */
 };
 
 /* room-recording.c (worker side, except where said) */
@@ -117,6 +154,30 @@ int64_t tb__room_media_session_started_ms(tb__room_media *rm);
 /* Recomputes every participant's subscriptions and offers what changed. */
 void tb__room_media_update(tb_room *room);
 void tb__rooms_handle_unref(tb__rooms_handle *handle);
+
+/* facilitation.c */
+/* P is joining (not in the roster yet): applies the room's mutes to it,
+ * silently (its participant object shows them). */
+void tb__facilitation_joined(tb_participant *p);
+/* P left (out of the roster, not freed yet): hands, reading order,
+ * spotlight and active speaker forget it; events go out. */
+void tb__facilitation_left(tb_participant *p);
+/* Frees the room's facilitation state and stops its timer. */
+void tb__facilitation_free(tb_room *room);
+/* True for roles that facilitate: mentor and admin. */
+bool tb__role_facilitates(tb_role role);
+
+/* active-speaker.c */
+/* The levels of one router interval (main thread): speaking time and the
+ * active speaker. LEVELS: as tb_router_audio_level, ids copied. */
+void tb__room_audio_levels(tb_room *room, const tb_router_audio_level *levels, size_t n,
+			   unsigned interval_ms);
+/* P left: a current active speaker becomes null (event). */
+void tb__active_speaker_left(tb_participant *p);
+
+/* room-media.c */
+/* Tells the router P's server-side mute of KIND. */
+void tb__room_media_force_mute(tb_participant *p, tb_sdp_kind kind, bool muted);
 
 /* rooms.c */
 tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id);

@@ -63,6 +63,7 @@ void tb__room_send(tb_room *room, const tb_participant *except, const char *name
 static void room_free(tb_room *room)
 {
 	tb__room_media_stop(room);
+	tb__facilitation_free(room);
 	if (room->slot_timer)
 		g_source_remove(room->slot_timer);
 	g_free(room->id);
@@ -162,6 +163,7 @@ static void participant_remove(tb_participant *p, const char *reason, bool notif
 	data = json_pack("{s:s, s:s}", "participant_id", p->id, "reason", reason);
 	tb__room_send(room, NULL, "participant-left", data);
 	json_decref(data);
+	tb__facilitation_left(p);
 	participant_free(p);
 	if (room->participants.length == 0 && room->session_open)
 		room_end(room);
@@ -313,6 +315,7 @@ int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_partic
 	p->sink = *sink;
 	p->conn = conn;
 	p->tracks = g_array_new(FALSE, TRUE, sizeof(tb__track));
+	tb__facilitation_joined(p);
 
 	data = json_pack("{s:o}", "participant", tb_participant_to_json(p));
 	tb__room_send(room, NULL, "participant-joined", data);
@@ -451,9 +454,12 @@ json_t *tb_participant_to_json(const tb_participant *p)
 						"kind", tb_sdp_kind_to_string(t->kind), "source",
 						t->source, "muted", t->muted));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b}", "participant_id", p->id, "user",
-			 p->user, "name", p->name, "role", tb_role_to_string(p->role), "tracks",
-			 tracks, "audio_muted", p->audio_muted, "video_muted", p->video_muted);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:{s:b, s:b}, s:b}", "participant_id",
+			 p->id, "user", p->user, "name", p->name, "role",
+			 tb_role_to_string(p->role), "tracks", tracks, "audio_muted",
+			 p->audio_muted, "video_muted", p->video_muted, "forced_muted", "audio",
+			 p->forced_applied[0], "video", p->forced_applied[1], "hand_raised",
+			 p->hand_raised);
 }
 
 tb_participant *tb__room_find_participant(tb_room *room, const char *participant_id)
@@ -514,6 +520,11 @@ const char *tb_room_session_id(const tb_room *room)
 tb_room_kind tb_room_kind_get(const tb_room *room)
 {
 	return room->kind;
+}
+
+bool tb_room_locked(const tb_room *room)
+{
+	return room->locked;
 }
 
 tb_worker *tb_room_worker(const tb_room *room)

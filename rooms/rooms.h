@@ -155,12 +155,84 @@ void tb_participant_mute(tb_participant *p, tb_sdp_kind kind, bool muted);
 /* Answers with the participant's transport counters. */
 void tb_participant_stats(tb_participant *p, json_t *id);
 
+/* ---- facilitation (docs/protocol.md "Facilitation") ----
+ * Facilitators are mentors and admins. Exercise and reading-order tools
+ * work in workshop rooms only; mute-other, remove and lock in both kinds.
+ * Every change is room state: it goes to everyone as an event, and
+ * tb_room_workshop_json gives it to a late joiner. Server-side mutes (a
+ * facilitator's, the exercise's, the reading order's) are kept apart from
+ * the participant's own mute: the router forwards audio only when neither
+ * mutes it. Errors of all: TB_EPERM (BY is not a facilitator, or the room
+ * is not a workshop where that is required). */
+
+/* Starts a timed exercise of DURATION_MS (1 s .. 180 min) titled TITLE
+ * (nullable, at most 200 characters, checked by caller): every
+ * non-facilitator's audio is muted on the server until it ends (early with
+ * tb_participant_exercise_end, or when the time is up). Event "exercise"
+ * to everyone. Returns 0 and sets *EXERCISE (transfer full, nullable OUT)
+ * to the exercise object, TB_ECONFLICT (one is running) or TB_EINVAL. */
+int tb_participant_exercise_start(tb_participant *by, int64_t duration_ms, const char *title,
+				  json_t **exercise);
+/* Ends the running exercise ("pens down"): audio returns to what it was.
+ * Returns 0 or TB_ECONFLICT (none running). */
+int tb_participant_exercise_end(tb_participant *by);
+
+/* Sets the reading order to the N participant ids ORDER (transfer none),
+ * or, with ORDER NULL, to everyone present but the facilitators in random
+ * order. The first is the current reader: spotlighted, and with the
+ * facilitators the only ones unmuted. Events "reading" and "spotlight".
+ * Returns 0, TB_ENOENT (an id is not in the room) or TB_EINVAL (empty,
+ * duplicate ids, nobody to shuffle). */
+int tb_participant_reading_set(tb_participant *by, const char *const *order, size_t n);
+/* Moves to the next reader: the current one finished (SKIPPED false: a
+ * reading turn is counted) or is skipped. Past the end the reading is done:
+ * audio restored, spotlight null. Returns 0 or TB_ECONFLICT (no reading in
+ * progress). */
+int tb_participant_reading_next(tb_participant *by, bool skipped);
+
+/* A facilitator mutes or unmutes TARGET_ID's audio or video on the server.
+ * Returns 0 or TB_ENOENT (no such participant in the room). */
+int tb_participant_mute_other(tb_participant *by, const char *target_id, tb_sdp_kind kind,
+			      bool muted);
+/* A facilitator removes TARGET_ID from the room (reason "removed"): it gets
+ * "removed" through its sink, the others "participant-left". Returns 0,
+ * TB_ENOENT or TB_EINVAL (BY itself: use leave). */
+int tb_participant_remove_other(tb_participant *by, const char *target_id);
+/* Locks or unlocks the room; event "room-updated" {room}. Returns 0. */
+int tb_participant_lock(tb_participant *by, bool locked);
+
+/* Raises P's hand (anyone; raising it again changes nothing). Event
+ * "hands" {queue}. */
+void tb_participant_raise_hand(tb_participant *p);
+/* Lowers TARGET_ID's hand (NULL: BY's own); lowering someone else's is for
+ * facilitators. Returns 0, TB_EPERM or TB_ENOENT. */
+int tb_participant_lower_hand(tb_participant *by, const char *target_id);
+
+/* {exercise, reading, hands, spotlight, active_speaker}: the room's current
+ * facilitation state for a late joiner, in the events' shapes (transfer
+ * full). */
+json_t *tb_room_workshop_json(const tb_room *room);
+
+/* Attendance and engagement of one participant (for the catalog). */
+typedef struct tb_participant_counters {
+	int64_t speaking_ms;    /* from the audio levels, while not muted */
+	unsigned hands_raised;  /* times raised */
+	unsigned reading_turns; /* readings finished (reading-next), skips not counted */
+} tb_participant_counters;
+
+/* Copies P's counters into *OUT. */
+void tb_participant_get_counters(const tb_participant *p, tb_participant_counters *out);
+/* True when P may use the facilitation tools (mentor or admin). */
+bool tb_participant_facilitates(const tb_participant *p);
+
 tb_room *tb_participant_room(const tb_participant *participant);
 const char *tb_participant_id(const tb_participant *participant);
 const char *tb_participant_user(const tb_participant *participant);
 tb_role tb_participant_role(const tb_participant *participant);
 
-/* {participant_id, user, name, role, tracks} — new JSON object (transfer full). */
+/* {participant_id, user, name, role, tracks, audio_muted, video_muted,
+ * forced_muted: {audio, video}, hand_raised} — new JSON object (transfer
+ * full). */
 json_t *tb_participant_to_json(const tb_participant *participant);
 /* {id, kind, capacity, locked, participants: count, session_id} (transfer full). */
 json_t *tb_room_to_json(const tb_room *room);
@@ -169,6 +241,7 @@ json_t *tb_room_roster_json(const tb_room *room, const tb_participant *except);
 const char *tb_room_id(const tb_room *room);
 const char *tb_room_session_id(const tb_room *room);
 tb_room_kind tb_room_kind_get(const tb_room *room);
+bool tb_room_locked(const tb_room *room);
 /* Returns the worker this room is pinned to (transfer none). */
 tb_worker *tb_room_worker(const tb_room *room);
 

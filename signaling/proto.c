@@ -114,9 +114,55 @@ static const field_spec candidate_fields[] = {
 	{0},
 };
 
+/* Participant ids are 16 hex digits; anything up to 64 bytes gets
+ * not-found rather than bad-field. */
+#define PARTICIPANT_ID_MAX 64
+
 static const field_spec mute_fields[] = {
 	{.name = "kind", .type = FIELD_STRING, .required = true, .max_len = 16, .non_empty = true},
 	{.name = "muted", .type = FIELD_BOOL, .required = true},
+	{.name = "participant_id",
+	 .type = FIELD_STRING,
+	 .max_len = PARTICIPANT_ID_MAX,
+	 .non_empty = true},
+	{0},
+};
+
+/* minutes (the public unit) or seconds (short drills and tests): exactly
+ * one, ranges checked by session.c. */
+static const field_spec exercise_start_fields[] = {
+	{.name = "minutes", .type = FIELD_INT},
+	{.name = "seconds", .type = FIELD_INT},
+	{.name = "title", .type = FIELD_STRING, .max_len = 800, .max_chars = 200},
+	{0},
+};
+
+/* order: participant ids (checked one by one in session.c) or shuffle. */
+static const field_spec reading_order_fields[] = {
+	{.name = "order", .type = FIELD_ARRAY, .max_len = 1000},
+	{.name = "shuffle", .type = FIELD_BOOL},
+	{0},
+};
+
+static const field_spec target_fields[] = {
+	{.name = "participant_id",
+	 .type = FIELD_STRING,
+	 .required = true,
+	 .max_len = PARTICIPANT_ID_MAX,
+	 .non_empty = true},
+	{0},
+};
+
+static const field_spec optional_target_fields[] = {
+	{.name = "participant_id",
+	 .type = FIELD_STRING,
+	 .max_len = PARTICIPANT_ID_MAX,
+	 .non_empty = true},
+	{0},
+};
+
+static const field_spec lock_fields[] = {
+	{.name = "locked", .type = FIELD_BOOL, .required = true},
 	{0},
 };
 
@@ -131,6 +177,15 @@ static const request_spec requests[TB_REQ_N_TYPES] = {
 	[TB_REQ_CANDIDATE] = {"candidate", false, candidate_fields},
 	[TB_REQ_MUTE] = {"mute", false, mute_fields},
 	[TB_REQ_STATS] = {"stats", false, no_fields},
+	[TB_REQ_EXERCISE_START] = {"exercise-start", false, exercise_start_fields},
+	[TB_REQ_EXERCISE_END] = {"exercise-end", false, no_fields},
+	[TB_REQ_READING_ORDER_SET] = {"reading-order-set", false, reading_order_fields},
+	[TB_REQ_READING_NEXT] = {"reading-next", false, no_fields},
+	[TB_REQ_READING_SKIP] = {"reading-skip", false, no_fields},
+	[TB_REQ_REMOVE] = {"remove", false, target_fields},
+	[TB_REQ_LOCK] = {"lock", false, lock_fields},
+	[TB_REQ_RAISE_HAND] = {"raise-hand", false, no_fields},
+	[TB_REQ_LOWER_HAND] = {"lower-hand", false, optional_target_fields},
 };
 
 bool tb__proto_allowed_outside_room(tb_request_type type)

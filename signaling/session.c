@@ -282,9 +282,10 @@ static void handle_join(tb_conn *conn, const tb_request *req)
 	you = tb_participant_to_json(p);
 	json_object_del(you, "tracks");
 	reply_ok(conn, req,
-		 json_pack("{s:o, s:o, s:o, s:I}", "room", tb_room_to_json(room), "you", you,
+		 json_pack("{s:o, s:o, s:o, s:I, s:o}", "room", tb_room_to_json(room), "you", you,
 			   "participants", tb_room_roster_json(room, p), "server_time_ms",
-			   (json_int_t)tb_clock_wall_ms(sig->deps.clock)));
+			   (json_int_t)tb_clock_wall_ms(sig->deps.clock), "workshop",
+			   tb_room_workshop_json(room)));
 	tb_participant_welcome(p);
 out:
 	tb_token_claims_clear(&claims);
@@ -385,20 +386,180 @@ static void handle_candidate(tb_conn *conn, const tb_request *req)
 	reply_ok(conn, req, NULL);
 }
 
+/* Answers a facilitation call's result RC: ok (DATA, transfer full,
+ * nullable) or the error for its code; CONFLICT and INVALID are the
+ * messages of TB_ECONFLICT and TB_EINVAL for this request. */
+static void reply_facilitation(tb_conn *conn, const tb_request *req, int rc, json_t *data,
+			       const char *conflict, const char *invalid)
+{
+	tb_participant *p = conn->participant;
+
+	switch (rc) {
+	case 0:
+		reply_ok(conn, req, data);
+		return;
+	case TB_EPERM:
+		tb__conn_send_error(conn, req->id, TB_SIG_FORBIDDEN,
+				    !tb_participant_facilitates(p)
+					    ? "only a facilitator (mentor or admin) may do this"
+					    : "this tool works in workshop rooms only");
+		break;
+	case TB_ENOENT:
+		tb__conn_send_error(conn, req->id, TB_SIG_NOT_FOUND,
+				    "no participant with that id in this room");
+		break;
+	case TB_ECONFLICT:
+		tb__conn_send_error(conn, req->id, TB_SIG_CONFLICT,
+				    conflict ? conflict : "conflict");
+		break;
+	case TB_EINVAL:
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    invalid ? invalid : "bad field");
+		break;
+	default:
+		tb__conn_send_error(conn, req->id, TB_SIG_INTERNAL, "could not do that");
+		break;
+	}
+	if (data)
+		json_decref(data);
+}
+
 static void handle_mute(tb_conn *conn, const tb_request *req)
 {
 	const char *kind = tb__proto_string(req, "kind");
+	const char *target = tb__proto_string(req, "participant_id");
 	bool muted = json_is_true(json_object_get(req->obj, "muted"));
+	tb_sdp_kind media_kind;
 
 	if (strcmp(kind, "audio") != 0 && strcmp(kind, "video") != 0) {
 		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
 				    "field 'kind' must be \"audio\" or \"video\"");
 		return;
 	}
-	tb_participant_mute(conn->participant,
-			    strcmp(kind, "audio") == 0 ? TB_SDP_KIND_AUDIO : TB_SDP_KIND_VIDEO,
-			    muted);
+	media_kind = strcmp(kind, "audio") == 0 ? TB_SDP_KIND_AUDIO : TB_SDP_KIND_VIDEO;
+	if (target && strcmp(target, tb_participant_id(conn->participant)) != 0) {
+		/* Someone else's: a facilitator's server-side mute. */
+		reply_facilitation(conn, req,
+				   tb_participant_mute_other(conn->participant, target, media_kind,
+							     muted),
+				   NULL, NULL, NULL);
+		return;
+	}
+	tb_participant_mute(conn->participant, media_kind, muted);
 	reply_ok(conn, req, NULL);
+}
+
+static void handle_exercise_start(tb_conn *conn, const tb_request *req)
+{
+	json_t *minutes = json_object_get(req->obj, "minutes");
+	json_t *seconds = json_object_get(req->obj, "seconds");
+	const char *title = tb__proto_string(req, "title");
+	json_t *exercise = NULL;
+	int64_t duration_ms;
+	int rc;
+
+	if (!minutes == !seconds) {
+		tb__conn_send_error(conn, req->id,
+				    minutes ? TB_SIG_BAD_FIELD : TB_SIG_MISSING_FIELD,
+				    "give field 'minutes' (or 'seconds'), not both");
+		return;
+	}
+	if (minutes && (json_integer_value(minutes) < 1 || json_integer_value(minutes) > 180)) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "field 'minutes' must be 1 to 180");
+		return;
+	}
+	if (seconds &&
+	    (json_integer_value(seconds) < 1 || json_integer_value(seconds) > 180 * 60)) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "field 'seconds' must be 1 to 10800");
+		return;
+	}
+	duration_ms = minutes ? json_integer_value(minutes) * 60000
+			      : json_integer_value(seconds) * 1000;
+	rc = tb_participant_exercise_start(conn->participant, duration_ms, title, &exercise);
+	reply_facilitation(conn, req, rc, rc == 0 ? json_pack("{s:o}", "exercise", exercise) : NULL,
+			   "an exercise is already running: end it first", "bad duration");
+}
+
+static void handle_exercise_end(tb_conn *conn, const tb_request *req)
+{
+	reply_facilitation(conn, req, tb_participant_exercise_end(conn->participant), NULL,
+			   "no exercise is running", NULL);
+}
+
+static void handle_reading_order_set(tb_conn *conn, const tb_request *req)
+{
+	json_t *order = json_object_get(req->obj, "order");
+	bool shuffle = json_is_true(json_object_get(req->obj, "shuffle"));
+	const char **ids = NULL;
+	size_t n = 0, i;
+	json_t *entry;
+	int rc;
+
+	if (!order == !shuffle) {
+		tb__conn_send_error(conn, req->id, order ? TB_SIG_BAD_FIELD : TB_SIG_MISSING_FIELD,
+				    "give field 'order' (participant ids) or 'shuffle': true");
+		return;
+	}
+	if (order) {
+		n = json_array_size(order);
+		ids = g_new0(const char *, n + 1);
+		json_array_foreach(order, i, entry)
+		{
+			if (!json_is_string(entry) || json_string_length(entry) == 0 ||
+			    json_string_length(entry) > 64) {
+				tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+						    "field 'order' must list participant ids");
+				g_free(ids);
+				return;
+			}
+			ids[i] = json_string_value(entry);
+		}
+	}
+	rc = tb_participant_reading_set(conn->participant, ids, n);
+	reply_facilitation(conn, req, rc, NULL, NULL,
+			   order ? "field 'order' must list participant ids once each"
+				 : "nobody to shuffle: no participant but facilitators");
+	g_free(ids);
+}
+
+static void handle_reading_next(tb_conn *conn, const tb_request *req)
+{
+	reply_facilitation(conn, req,
+			   tb_participant_reading_next(conn->participant,
+						       req->type == TB_REQ_READING_SKIP),
+			   NULL, "no reading is in progress: set a reading order first", NULL);
+}
+
+static void handle_remove(tb_conn *conn, const tb_request *req)
+{
+	reply_facilitation(conn, req,
+			   tb_participant_remove_other(conn->participant,
+						       tb__proto_string(req, "participant_id")),
+			   NULL, NULL, "to leave the room yourself, send leave");
+}
+
+static void handle_lock(tb_conn *conn, const tb_request *req)
+{
+	reply_facilitation(conn, req,
+			   tb_participant_lock(conn->participant,
+					       json_is_true(json_object_get(req->obj, "locked"))),
+			   NULL, NULL, NULL);
+}
+
+static void handle_raise_hand(tb_conn *conn, const tb_request *req)
+{
+	reply_ok(conn, req, NULL);
+	tb_participant_raise_hand(conn->participant);
+}
+
+static void handle_lower_hand(tb_conn *conn, const tb_request *req)
+{
+	reply_facilitation(conn, req,
+			   tb_participant_lower_hand(conn->participant,
+						     tb__proto_string(req, "participant_id")),
+			   NULL, NULL, NULL);
 }
 
 static void handle_stats(tb_conn *conn, const tb_request *req)
@@ -419,6 +580,15 @@ static const request_handler handlers[TB_REQ_N_TYPES] = {
 	[TB_REQ_CANDIDATE] = handle_candidate,
 	[TB_REQ_MUTE] = handle_mute,
 	[TB_REQ_STATS] = handle_stats,
+	[TB_REQ_EXERCISE_START] = handle_exercise_start,
+	[TB_REQ_EXERCISE_END] = handle_exercise_end,
+	[TB_REQ_READING_ORDER_SET] = handle_reading_order_set,
+	[TB_REQ_READING_NEXT] = handle_reading_next,
+	[TB_REQ_READING_SKIP] = handle_reading_next,
+	[TB_REQ_REMOVE] = handle_remove,
+	[TB_REQ_LOCK] = handle_lock,
+	[TB_REQ_RAISE_HAND] = handle_raise_hand,
+	[TB_REQ_LOWER_HAND] = handle_lower_hand,
 };
 
 /* Token bucket: RATE_PER_SEC tokens a second, up to RATE_BURST. */

@@ -109,6 +109,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tone.h"
+
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define MAX_QUEUED_CANDIDATES 256
@@ -1575,7 +1577,7 @@ static void start_publish(app *a)
 			"capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=%d,clock-rate=48000,"
 			"ssrc=(uint)%u\"",
 			AUDIO_PT, a->audio_ssrc, AUDIO_PT, a->audio_ssrc);
-		gboolean ok = add_source(a, desc, FALSE);
+		gboolean ok = add_source(a, desc, FALSE) && tone_setup(a->pipeline);
 		g_free(desc);
 		if (!ok)
 			return;
@@ -2300,6 +2302,9 @@ int main(int argc, char **argv)
 		{ "drop-percent", 0, 0, G_OPTION_ARG_DOUBLE, &o->drop_percent,
 		  "Drop P% of the published video RTP packets (after RTX storage)", "P" },
 		{ "seed", 0, 0, G_OPTION_ARG_INT, &o->seed, "Seed of the packet-drop generator (1)", "N" },
+		{ "tone-volume", 0, 0, G_OPTION_ARG_STRING, &tone_volume_spec,
+		  "Tone volume and schedule, with the RFC 6464 audio level in each packet (tone.c)",
+		  "V[,S:V]..." },
 		{ "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->ice_addresses,
 		  "Local address for ICE (repeatable; default 127.0.0.1; auto: libnice's enumeration)", "ADDR" },
 		{ "stats", 0, 0, G_OPTION_ARG_NONE, &o->stats, "Print a JSON stats line every second", NULL },

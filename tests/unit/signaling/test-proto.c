@@ -465,6 +465,49 @@ static json_t *load(char *text)
 	return o;
 }
 
+/* The facilitation requests (docs/protocol.md "Facilitation"). */
+static void test_facilitation_requests(void)
+{
+	assert_valid("{\"type\":\"exercise-start\",\"id\":1,\"minutes\":10,\"title\":\"Ecrire\"}",
+		     TB_REQ_EXERCISE_START);
+	assert_valid("{\"type\":\"exercise-start\",\"id\":1,\"seconds\":3}",
+		     TB_REQ_EXERCISE_START);
+	assert_invalid("{\"type\":\"exercise-start\",\"id\":1,\"minutes\":\"10\"}",
+		       TB_SIG_BAD_FIELD);
+	assert_invalid("{\"type\":\"exercise-start\",\"id\":1,\"minutes\":1.5}",
+		       TB_SIG_BAD_FIELD);
+	assert_invalid("{\"type\":\"exercise-start\",\"id\":1,\"minutes\":1,\"title\":7}",
+		       TB_SIG_BAD_FIELD);
+	assert_valid("{\"type\":\"exercise-end\",\"id\":1}", TB_REQ_EXERCISE_END);
+	assert_valid("{\"type\":\"reading-order-set\",\"id\":1,\"order\":[\"a\",\"b\"]}",
+		     TB_REQ_READING_ORDER_SET);
+	assert_valid("{\"type\":\"reading-order-set\",\"id\":1,\"shuffle\":true}",
+		     TB_REQ_READING_ORDER_SET);
+	assert_invalid("{\"type\":\"reading-order-set\",\"id\":1,\"order\":\"a\"}",
+		       TB_SIG_BAD_FIELD);
+	assert_valid("{\"type\":\"reading-next\",\"id\":1}", TB_REQ_READING_NEXT);
+	assert_valid("{\"type\":\"reading-skip\",\"id\":1}", TB_REQ_READING_SKIP);
+	assert_valid("{\"type\":\"remove\",\"id\":1,\"participant_id\":\"ab\"}", TB_REQ_REMOVE);
+	assert_invalid("{\"type\":\"remove\",\"id\":1}", TB_SIG_MISSING_FIELD);
+	assert_valid("{\"type\":\"lock\",\"id\":1,\"locked\":true}", TB_REQ_LOCK);
+	assert_invalid("{\"type\":\"lock\",\"id\":1,\"locked\":1}", TB_SIG_BAD_FIELD);
+	assert_valid("{\"type\":\"raise-hand\",\"id\":1}", TB_REQ_RAISE_HAND);
+	assert_valid("{\"type\":\"lower-hand\",\"id\":1}", TB_REQ_LOWER_HAND);
+	assert_valid("{\"type\":\"lower-hand\",\"id\":1,\"participant_id\":\"ab\"}",
+		     TB_REQ_LOWER_HAND);
+	assert_valid("{\"type\":\"mute\",\"id\":1,\"kind\":\"audio\",\"muted\":true,"
+		     "\"participant_id\":\"ab\"}",
+		     TB_REQ_MUTE);
+	assert_invalid("{\"type\":\"mute\",\"id\":1,\"kind\":\"audio\",\"muted\":true,"
+		       "\"participant_id\":\"\"}",
+		       TB_SIG_BAD_FIELD);
+	assert_invalid("{\"type\":\"lower-hand\",\"id\":1,\"participant_id\":\"a\\u0001\"}",
+		       TB_SIG_BAD_FIELD);
+	/* Facilitation needs a room. */
+	g_assert_false(tb__proto_allowed_outside_room(TB_REQ_EXERCISE_START));
+	g_assert_false(tb__proto_allowed_outside_room(TB_REQ_RAISE_HAND));
+}
+
 static void test_serialise_ok(void)
 {
 	json_t *id = json_integer(7), *o, *data;
@@ -589,6 +632,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/proto/null-is-absent", test_null_is_absent);
 	g_test_add_func("/proto/nul-refused", test_nul_refused);
 	g_test_add_func("/proto/duplicate-keys", test_duplicate_keys);
+	g_test_add_func("/proto/facilitation-requests", test_facilitation_requests);
 	g_test_add_func("/proto/serialise-ok", test_serialise_ok);
 	g_test_add_func("/proto/serialise-error", test_serialise_error);
 	g_test_add_func("/proto/serialise-event", test_serialise_event);
