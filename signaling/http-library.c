@@ -732,14 +732,44 @@ static int route_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 	return rc;
 }
 
+/* A <video> element cannot send a header: the media route also takes the
+ * token as ?token=. Returns 0 with CLAIMS, 1 when there is no such
+ * parameter (the header is then required), or -1 after sending the 401. */
+static int media_token(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+		       tb_token_claims *claims, int *rc)
+{
+	char buf[4200];
+	const char *token;
+	int verified;
+
+	if (!g_str_has_prefix(http->path, "/api/recordings/") ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+		return 1;
+	token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf);
+	if (!token)
+		return 1;
+	verified = tb_token_verify(token, sig->deps.secret,
+				   tb_clock_wall_ms(sig->deps.clock) / 1000, claims);
+	if (verified < 0) {
+		*rc = tb__http_respond_error(sig, wsi, http, 401, "unauthorized",
+					     verified == TB_EEXPIRED ? "token expired"
+								     : "invalid token");
+		return -1;
+	}
+	return 0;
+}
+
 int tb__http_library_route(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
 	tb_token_claims claims = {0};
 	tb_library_viewer viewer;
-	int rc = 0;
+	int rc = 0, from_url;
 
 	/* Every endpoint checks the token first: nothing is said without one. */
-	if (tb__http_authenticate(sig, wsi, http, &claims, &rc))
+	from_url = media_token(sig, wsi, http, &claims, &rc);
+	if (from_url < 0)
+		return rc;
+	if (from_url > 0 && tb__http_authenticate(sig, wsi, http, &claims, &rc))
 		return rc;
 	if (!sig->deps.library) {
 		rc = tb__http_respond_error(sig, wsi, http, 503, "unavailable",

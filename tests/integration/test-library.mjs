@@ -562,6 +562,24 @@ describe('playback', () => {
     }
   });
 
+  it('a <video> element, which cannot send a header, plays with ?token=', async () => {
+    const file = readFileSync(mediaA.path);
+    const url = (t) => `${srv.url}${mediaA.url}?token=${encodeURIComponent(t)}`;
+    let res = await fetch(url(as.erin()), { headers: { range: 'bytes=100-199' } });
+    assert.equal(res.status, 206);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(file.subarray(100, 200)));
+    res = await fetch(url(`${as.erin()}x`));
+    assert.equal(res.status, 401);
+    await res.arrayBuffer();
+    res = await fetch(`${srv.url}${mediaB.url}?token=${encodeURIComponent(as.erin())}`);
+    assert.equal(res.status, 403, "still someone else's confidential session");
+    await res.arrayBuffer();
+    // Only the media route reads a token from the URL.
+    res = await fetch(`${srv.url}/api/library?token=${encodeURIComponent(as.cora())}`);
+    assert.equal(res.status, 401);
+    await res.arrayBuffer();
+  });
+
   it('an invalid or unsatisfiable Range is 416 with the size', async () => {
     const n = readFileSync(mediaA.path).length;
     for (const range of [`bytes=${n}-`, `bytes=${n + 5}-${n + 10}`, 'bytes=10-5', 'bytes=abc', 'bytes=-0',
