@@ -285,9 +285,11 @@ static void test_search_text(fixture *f, gconstpointer data)
 {
 	tb_library_query q = query_new();
 
-	/* Title and keywords; relevance first. */
-	q.text = "pricing";
-	assert_search(f, &curator, &q, "s3,s1,s6", 3);
+	/* Relevance: a word in the title counts more than one in keywords only. */
+	q.text = "menu";
+	assert_search(f, &curator, &q, "s1,s4", 2);
+	q.text = "instagram";
+	assert_search(f, &curator, &q, "s4", 1);
 	/* Every word is required; the last one as a prefix. */
 	q.text = "food pric";
 	q.sort = TB_LIBRARY_SORT_DATE;
@@ -308,9 +310,8 @@ static void test_search_text(fixture *f, gconstpointer data)
 	q.sort = TB_LIBRARY_SORT_DATE_DESC;
 	assert_search(f, &curator, &q, "s6,s3,s1", 3);
 	/* A prefix of the last word: "pric" finds "prices" too. */
-	q.sort = TB_LIBRARY_SORT_DEFAULT;
 	q.text = "pric";
-	assert_search(f, &curator, &q, "s3,s1,s6,s2", 4);
+	assert_search(f, &curator, &q, "s6,s3,s2,s1", 4);
 }
 
 static void test_search_filters(fixture *f, gconstpointer data)
@@ -545,10 +546,17 @@ static void test_curate_and_audit(fixture *f, gconstpointer data)
 	g_assert_cmpint(json_integer_value(json_object_get(last, "at_ms")), >, 0);
 	answer_clear(&a);
 
-	/* The full-text index follows the edits. */
+	/* The full-text index follows the edits, tags included. */
 	curate(f, "s1", "{\"title\": \"Costing recipes\"}");
 	{
 		tb_library_query q = query_new();
+		q.stage = "idea";
+		assert_search(f, &curator, &q, "s6,s3", 2);
+		q.stage = NULL;
+		q.visibility = "confidential";
+		q.sort = TB_LIBRARY_SORT_DATE;
+		assert_search(f, &curator, &q, "s1,s2,s6", 3);
+		q = query_new();
 		q.text = "truck";
 		assert_search(f, &curator, &q, "", 0);
 		q.text = "costing";
