@@ -363,7 +363,8 @@ static void bind_all(sqlite3_stmt *stmt, GArray *b)
 
 /* Turns free text into an FTS5 query: every word is required, as a quoted
  * string (so no FTS5 syntax from outside is ever interpreted), the last one
- * also as a prefix. Returns a new string, or NULL when TEXT has no word. */
+ * also as a prefix when it has 3 characters or more. Returns a new string,
+ * or NULL when TEXT has no word. */
 char *tb__library_fts_query(const char *text);
 
 char *tb__library_fts_query(const char *text)
@@ -388,7 +389,9 @@ char *tb__library_fts_query(const char *text)
 		g_string_append_c(out, '"');
 		g_string_append_len(out, start, p - start);
 		g_string_append_c(out, '"');
-		if (!*p)
+		/* A prefix of one or two characters would expand to a large
+		 * part of the index (docs/performance.md). */
+		if (!*p && g_utf8_strlen(start, p - start) >= 3)
 			g_string_append_c(out, '*');
 	}
 	if (words == 0) {

@@ -52,8 +52,9 @@ typedef enum {
 
 /* A search. Strings are nullable (no filter) and copied. */
 typedef struct tb_library_query {
-	const char *text; /* words, all required (prefix match on the last); FTS5 over
-			     title, notes and keywords */
+	const char *text; /* words, all required (the last one also as a prefix when
+			     it has 3 characters or more); FTS5 over title, notes
+			     and keywords */
 	const char *stage;
 	const char *sector;
 	const char *problem;

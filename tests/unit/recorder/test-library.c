@@ -312,6 +312,9 @@ static void test_search_text(fixture *f, gconstpointer data)
 	/* A prefix of the last word: "pric" finds "prices" too. */
 	q.text = "pric";
 	assert_search(f, &curator, &q, "s6,s3,s2,s1", 4);
+	/* Not from one or two characters: "pr" is a whole word, and none. */
+	q.text = "pr";
+	assert_search(f, &curator, &q, "", 0);
 }
 
 static void test_search_filters(fixture *f, gconstpointer data)
