@@ -293,8 +293,7 @@ static bool check_tag(task *t, const char *kind, const char *value, const char *
 }
 
 /* Looks session ID up and applies the access rule: true when the viewer may
- * see it; otherwise the task has failed (TB_ENOENT, TB_EPERM, TB_EIO).
- * *VISIBILITY_REFERENCE tells whether it is a reference session. */
+ * see it; otherwise the task has failed (TB_ENOENT, TB_EPERM, TB_EIO). */
 static bool check_session(task *t, const char *id)
 {
 	sqlite3_stmt *stmt;
@@ -471,8 +470,9 @@ static void search_where(task *t, const char *fts, GString *sql, GArray *b)
 		bind_text(b, q->visibility);
 	}
 	if (q->mentor) {
-		g_string_append(sql, " AND EXISTS (SELECT 1 FROM attendance am WHERE"
-				     " am.session_id = s.id AND am.role = 'mentor' AND am.user = ?)");
+		g_string_append(sql,
+				" AND EXISTS (SELECT 1 FROM attendance am WHERE"
+				" am.session_id = s.id AND am.role = 'mentor' AND am.user = ?)");
 		bind_text(b, q->mentor);
 	}
 	if (q->from_ms != TB_LIBRARY_NO_TIME) {
@@ -645,14 +645,14 @@ static json_t *participant_row(sqlite3_stmt *s)
 
 static json_t *recording_row(sqlite3_stmt *s)
 {
-	json_t *row = json_pack(
-		"{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-		col_json_int(s, 0), "participant_id", col_json_text(s, 1), "user",
-		col_json_text(s, 2), "role", col_json_text(s, 3), "kinds", col_json_text(s, 4),
-		"codecs", col_json_text(s, 5), "width", col_json_int(s, 6), "height",
-		col_json_int(s, 7), "started_ms", col_json_int(s, 8), "offset_ms",
-		col_json_int(s, 9), "duration_ms", col_json_int(s, 10), "bytes",
-		col_json_int(s, 11), "state", col_json_text(s, 12));
+	json_t *row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+				"id", col_json_int(s, 0), "participant_id", col_json_text(s, 1),
+				"user", col_json_text(s, 2), "role", col_json_text(s, 3), "kinds",
+				col_json_text(s, 4), "codecs", col_json_text(s, 5), "width",
+				col_json_int(s, 6), "height", col_json_int(s, 7), "started_ms",
+				col_json_int(s, 8), "offset_ms", col_json_int(s, 9), "duration_ms",
+				col_json_int(s, 10), "bytes", col_json_int(s, 11), "state",
+				col_json_text(s, 12));
 	const char *state = col_text(s, 12);
 
 	if (state && (strcmp(state, "complete") == 0 || strcmp(state, "truncated") == 0))
@@ -667,10 +667,10 @@ static json_t *recording_row(sqlite3_stmt *s)
 /* Fills the reply's body with session ID (the viewer may see it). */
 static void read_session(task *t, const char *id)
 {
-	sqlite3_stmt *stmt =
-		prepare(t, "SELECT" ROW_COLUMNS ", s.end_reason, c.notes, c.updated_ms, c.updated_by"
-			   " FROM curation c JOIN sessions s ON s.id = c.session_id"
-			   " WHERE c.session_id = ?1");
+	sqlite3_stmt *stmt = prepare(t, "SELECT" ROW_COLUMNS
+					", s.end_reason, c.notes, c.updated_ms, c.updated_by"
+					" FROM curation c JOIN sessions s ON s.id = c.session_id"
+					" WHERE c.session_id = ?1");
 	json_t *body, *list;
 	int rc;
 
@@ -694,17 +694,19 @@ static void read_session(task *t, const char *id)
 	json_object_set_new(body, "updated_by", col_json_text(stmt, ROW_N_COLUMNS + 3));
 	sqlite3_reset(stmt);
 
-	list = read_list(t,
-			 "SELECT user, min(name), min(role), sum(coalesce(left_ms, joined_ms) - joined_ms)"
-			 " FROM attendance WHERE session_id = ?1 GROUP BY user ORDER BY min(joined_ms)",
-			 id, participant_row);
+	list = read_list(
+		t,
+		"SELECT user, min(name), min(role), sum(coalesce(left_ms, joined_ms) - joined_ms)"
+		" FROM attendance WHERE session_id = ?1 GROUP BY user ORDER BY min(joined_ms)",
+		id, participant_row);
 	if (!list)
 		goto fail;
 	json_object_set_new(body, "participants", list);
-	list = read_list(t,
-			 "SELECT participant_id, user, name, role, joined_ms, left_ms, leave_reason"
-			 " FROM attendance WHERE session_id = ?1 ORDER BY joined_ms, participant_id",
-			 id, attendance_row);
+	list = read_list(
+		t,
+		"SELECT participant_id, user, name, role, joined_ms, left_ms, leave_reason"
+		" FROM attendance WHERE session_id = ?1 ORDER BY joined_ms, participant_id",
+		id, attendance_row);
 	if (!list)
 		goto fail;
 	json_object_set_new(body, "attendance", list);
@@ -730,7 +732,7 @@ static void run_session(task *t)
 
 /* ---- curation ---- */
 
-static const char *const curated_fields[] = {"title",   "notes",   "keywords",  "stage",
+static const char *const curated_fields[] = {"title",  "notes",   "keywords",  "stage",
 					     "sector", "problem", "visibility"};
 
 /* Normalises a keywords array into the stored text ("a, b"): trimmed,
@@ -865,8 +867,9 @@ static bool exec_simple(task *t, const char *sql)
 static bool audit(task *t, int64_t now_ms, const char *session_id, const char *field,
 		  const char *old_value, const char *new_value)
 {
-	sqlite3_stmt *stmt = prepare(t, "INSERT INTO audit(at_ms, user, role, session_id, field,"
-					" old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	sqlite3_stmt *stmt =
+		prepare(t, "INSERT INTO audit(at_ms, user, role, session_id, field,"
+			   " old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 
 	if (!stmt)
 		return false;
@@ -939,8 +942,10 @@ static void run_curate(task *t)
 			if (strcmp(key, curated_fields[i]) == 0)
 				break;
 		if (i == G_N_ELEMENTS(curated_fields)) {
-			fail(t, TB_EINVAL, NULL, "unknown field '%.64s' (title, notes, keywords,"
-						 " stage, sector, problem, visibility)", key);
+			fail(t, TB_EINVAL, NULL,
+			     "unknown field '%.64s' (title, notes, keywords,"
+			     " stage, sector, problem, visibility)",
+			     key);
 			/* field: the key itself, which lives in CHANGES */
 			t->reply.field = key;
 			goto out;
@@ -986,24 +991,23 @@ static void run_related(task *t)
 	/* Tags weigh 4 (problem), 2 (sector), 1 (stage): all three first, then
 	 * problem and sector, ...; keyword overlap breaks ties. Reference
 	 * sessions only, which every viewer may see. */
-	stmt = prepare(
-		t,
-		"WITH me AS (SELECT stage, sector, problem, keywords FROM curation"
-		"  WHERE session_id = ?1),"
-		" mine(k) AS (SELECT value FROM json_each(?3)),"
-		" scored AS (SELECT c.session_id AS sid,"
-		"  4 * coalesce(c.problem = (SELECT problem FROM me), 0)"
-		"  + 2 * coalesce(c.sector = (SELECT sector FROM me), 0)"
-		"  + coalesce(c.stage = (SELECT stage FROM me), 0) AS tags,"
-		"  (SELECT count(*) FROM mine WHERE instr(', ' || c.keywords || ', ',"
-		"   ', ' || mine.k || ', ') > 0) AS overlap"
-		"  FROM curation c WHERE c.visibility = 'reference' AND c.session_id != ?1)"
-		" SELECT" ROW_COLUMNS ", scored.tags, scored.overlap"
-		" FROM scored JOIN curation c ON c.session_id = scored.sid"
-		" JOIN sessions s ON s.id = c.session_id"
-		" WHERE scored.tags > 0 OR scored.overlap > 0"
-		" ORDER BY scored.tags DESC, scored.overlap DESC, s.started_ms DESC, s.id"
-		" LIMIT ?2");
+	stmt = prepare(t,
+		       "WITH me AS (SELECT stage, sector, problem, keywords FROM curation"
+		       "  WHERE session_id = ?1),"
+		       " mine(k) AS (SELECT value FROM json_each(?3)),"
+		       " scored AS (SELECT c.session_id AS sid,"
+		       "  4 * coalesce(c.problem = (SELECT problem FROM me), 0)"
+		       "  + 2 * coalesce(c.sector = (SELECT sector FROM me), 0)"
+		       "  + coalesce(c.stage = (SELECT stage FROM me), 0) AS tags,"
+		       "  (SELECT count(*) FROM mine WHERE instr(', ' || c.keywords || ', ',"
+		       "   ', ' || mine.k || ', ') > 0) AS overlap"
+		       "  FROM curation c WHERE c.visibility = 'reference' AND c.session_id != ?1)"
+		       " SELECT" ROW_COLUMNS ", scored.tags, scored.overlap"
+		       " FROM scored JOIN curation c ON c.session_id = scored.sid"
+		       " JOIN sessions s ON s.id = c.session_id"
+		       " WHERE scored.tags > 0 OR scored.overlap > 0"
+		       " ORDER BY scored.tags DESC, scored.overlap DESC, s.started_ms DESC, s.id"
+		       " LIMIT ?2");
 	if (!stmt)
 		goto out;
 	sqlite3_bind_text(stmt, 1, t->id, -1, SQLITE_STATIC);
@@ -1058,8 +1062,7 @@ static void run_audit(task *t)
 			    " WHERE session_id = ?1 ORDER BY id",
 			    t->id, audit_row);
 	if (entries)
-		t->reply.body =
-			json_pack("{s:s, s:o}", "session_id", t->id, "entries", entries);
+		t->reply.body = json_pack("{s:s, s:o}", "session_id", t->id, "entries", entries);
 }
 
 /* ---- vocabulary ---- */
@@ -1077,9 +1080,9 @@ static void run_vocabulary(task *t)
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		json_t *list = json_object_get(body, col_text(stmt, 0));
 		if (list)
-			json_array_append_new(list, json_pack("{s:s, s:s}", "value",
-							      col_text(stmt, 1), "label",
-							      col_text(stmt, 2)));
+			json_array_append_new(list,
+					      json_pack("{s:s, s:s}", "value", col_text(stmt, 1),
+							"label", col_text(stmt, 2)));
 	}
 	sqlite3_reset(stmt);
 	if (rc != SQLITE_DONE) {
@@ -1201,12 +1204,12 @@ static void run_open_recording(task *t)
 	}
 	abs = g_build_filename(t->lib->data_dir, path, NULL);
 	real = realpath(abs, NULL);
-	if (!real || !t->lib->recordings_root ||
-	    !g_str_has_prefix(real, t->lib->recordings_root) ||
+	if (!real || !t->lib->recordings_root || !g_str_has_prefix(real, t->lib->recordings_root) ||
 	    real[strlen(t->lib->recordings_root)] != '/') {
 		if (real)
-			TB_WARN(CAT, "library: recording %" G_GINT64_FORMAT
-				     " points outside the recordings dir; refused",
+			TB_WARN(CAT,
+				"library: recording %" G_GINT64_FORMAT
+				" points outside the recordings dir; refused",
 				(gint64)t->recording_id);
 		fail(t, TB_ENOENT, NULL, "the file of this recording is missing");
 		goto out;
@@ -1220,8 +1223,8 @@ static void run_open_recording(task *t)
 	fd = -1;
 	t->reply.size = st.st_size;
 	t->reply.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	t->content_type = g_strdup(g_str_has_suffix(real, ".webm") ? "video/webm"
-								 : "video/x-matroska");
+	t->content_type =
+		g_strdup(g_str_has_suffix(real, ".webm") ? "video/webm" : "video/x-matroska");
 	t->reply.content_type = t->content_type;
 	t->reply.body = json_pack("{s:I, s:s, s:s}", "recording_id", (json_int_t)t->recording_id,
 				  "session_id", session_id, "path", path);
@@ -1316,9 +1319,9 @@ void tb_library_search(tb_library *lib, const tb_library_viewer *viewer,
 	post(t);
 }
 
-static void post_session_task(tb_library *lib, enum task_kind kind,
-			      const tb_library_viewer *viewer, const char *session_id, int limit,
-			      const json_t *changes, tb_library_done done, void *user_data)
+static void post_session_task(tb_library *lib, enum task_kind kind, const tb_library_viewer *viewer,
+			      const char *session_id, int limit, const json_t *changes,
+			      tb_library_done done, void *user_data)
 {
 	task *t;
 
@@ -1404,8 +1407,8 @@ static gboolean close_db(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-tb_library *tb_library_open(const char *db_path, const char *data_dir,
-			    GMainContext *reply_context, GError **error)
+tb_library *tb_library_open(const char *db_path, const char *data_dir, GMainContext *reply_context,
+			    GError **error)
 {
 	tb_library *lib = g_new0(tb_library, 1);
 	sqlite3_stmt *stmt = NULL;

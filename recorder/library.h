@@ -99,8 +99,8 @@ typedef void (*tb_library_done)(tb_library_reply *reply, void *user_data);
  * under DATA_DIR/recordings are ever opened. Answers are delivered on
  * REPLY_CONTEXT (a ref is taken; NULL: the default context). Returns a new
  * library (transfer full) or NULL with ERROR. Main thread. */
-tb_library *tb_library_open(const char *db_path, const char *data_dir,
-			    GMainContext *reply_context, GError **error);
+tb_library *tb_library_open(const char *db_path, const char *data_dir, GMainContext *reply_context,
+			    GError **error);
 
 /* Runs the calls already queued (their answers are posted to the reply
  * context, where they still run), closes the connection and joins the

@@ -55,7 +55,7 @@ typedef struct tb_http_pending {
 /* A file being sent. */
 typedef struct tb_http_file {
 	int fd;
-	int64_t pos, end; /* bytes [pos, end) are left */
+	int64_t pos, end;   /* bytes [pos, end) are left */
 	unsigned char *buf; /* LWS_PRE + FILE_CHUNK */
 } tb_http_file;
 
@@ -322,8 +322,8 @@ static int respond_media(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 	int64_t start = 0, end = p->size;
 	bool ranged = p->range[0] || p->bad_range;
 
-	g_snprintf(etag, sizeof etag, "\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x-%"
-				      G_GINT64_MODIFIER "x\"",
+	g_snprintf(etag, sizeof etag,
+		   "\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x\"",
 		   p->recording_id, p->size, p->mtime_ns);
 	if (p->if_none_match[0] && etag_listed(p->if_none_match, etag))
 		return media_headers(sig, wsi, http, p, 304, 0, 0, etag);
@@ -448,10 +448,9 @@ static void search_args_clear(search_args *a)
 static bool search_arg(search_args *a, const char *name, const char *value, const char **field,
 		       char *message, size_t message_len)
 {
-	static const char *const names[] = {"q",          "stage", "sector", "problem",
-					    "visibility", "mentor"};
-	char **slots[] = {&a->text,       &a->stage,  &a->sector,
-			  &a->problem,    &a->visibility, &a->mentor};
+	static const char *const names[] = {"q",       "stage",      "sector",
+					    "problem", "visibility", "mentor"};
+	char **slots[] = {&a->text, &a->stage, &a->sector, &a->problem, &a->visibility, &a->mentor};
 	int64_t n;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -493,7 +492,8 @@ static bool search_arg(search_args *a, const char *name, const char *value, cons
 	if (strcmp(name, "page") == 0 || strcmp(name, "per_page") == 0) {
 		bool per = name[0] == 'p' && name[1] == 'e';
 		*field = per ? "per_page" : "page";
-		if (!parse_uint(value, &n) || n < 1 || n > (per ? TB_LIBRARY_PER_PAGE_MAX : 1000000)) {
+		if (!parse_uint(value, &n) || n < 1 ||
+		    n > (per ? TB_LIBRARY_PER_PAGE_MAX : 1000000)) {
 			g_snprintf(message, message_len, "%s: an integer from 1 to %d", *field,
 				   per ? TB_LIBRARY_PER_PAGE_MAX : 1000000);
 			return false;
@@ -538,15 +538,14 @@ static int parse_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 		eq = strchr(arg, '=');
 		if (eq)
 			*eq = '\0';
-		if (!g_utf8_validate(arg, -1, NULL) ||
-		    (eq && !g_utf8_validate(eq + 1, -1, NULL))) {
+		if (!g_utf8_validate(arg, -1, NULL) || (eq && !g_utf8_validate(eq + 1, -1, NULL))) {
 			*rc = respond_failure(sig, wsi, http, 400, "bad-query", NULL,
 					      "the query string is not valid UTF-8");
 			return 1;
 		}
 		if (!search_arg(a, arg, eq ? eq + 1 : "", &field, message, sizeof message)) {
-			*rc = respond_failure(sig, wsi, http, 400, field ? "bad-field" : "bad-query",
-					      field, message);
+			*rc = respond_failure(sig, wsi, http, 400,
+					      field ? "bad-field" : "bad-query", field, message);
 			return 1;
 		}
 	}
@@ -676,9 +675,8 @@ static int route_vocabulary(tb_signaling *sig, struct lws *wsi, tb_http_state *h
 	} else {
 		p = pending_new(sig, wsi, http);
 		p->status = 201;
-		tb_library_vocabulary_add(sig->deps.library, viewer, kind,
-					  json_string_value(value), json_string_value(label),
-					  on_library_reply, p);
+		tb_library_vocabulary_add(sig->deps.library, viewer, kind, json_string_value(value),
+					  json_string_value(label), on_library_reply, p);
 	}
 	json_decref(body);
 	return rc;
@@ -699,7 +697,8 @@ static int route_recording(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 	memcpy(digits, rest, (size_t)(slash - rest));
 	digits[slash - rest] = '\0';
 	if (!parse_uint(digits, &id))
-		return tb__http_respond_error(sig, wsi, http, 404, "not-found", "no such recording");
+		return tb__http_respond_error(sig, wsi, http, 404, "not-found",
+					      "no such recording");
 	if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_HEAD)
 		return method_not_allowed(sig, wsi, http, "GET or HEAD");
 	p = pending_new(sig, wsi, http);

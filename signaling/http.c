@@ -603,14 +603,14 @@ int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 
 /* ---- for http-library.c ---- */
 
-int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			  unsigned status, json_t *body)
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body)
 {
 	return respond_json(sig, wsi, http, status, body);
 }
 
-int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			   unsigned status, const char *code, const char *message)
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message)
 {
 	return respond_error(sig, wsi, http, status, code, message);
 }

@@ -171,10 +171,10 @@ int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 void tb__http_done(tb_http_state *http);
 
 /* http.c, for http-library.c: what the routes above use. */
-int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			  unsigned status, json_t *body /* transfer full */);
-int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			   unsigned status, const char *code, const char *message);
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body /* transfer full */);
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message);
 /* Returns 0 with CLAIMS filled, or 1 after sending the 401 (*RC: what the
  * callback returns). */
 int tb__http_authenticate(tb_signaling *sig, struct lws *wsi, tb_http_state *http,

@@ -132,22 +132,28 @@ static void fixture_setup(fixture *f, gconstpointer data)
 	f->lib = tb_library_open(f->db_path, f->dir, NULL, &error);
 	g_assert_no_error(error);
 
-	curate(f, "s1", "{\"title\": \"Pricing a food truck menu\", \"stage\": \"idea\","
-			" \"sector\": \"food\", \"problem\": \"pricing\","
-			" \"keywords\": [\"Pricing\", \"menu\", \"pricing\"],"
-			" \"notes\": \"Cost plus margin, then test.\", \"visibility\": \"reference\"}");
-	curate(f, "s2", "{\"title\": \"Carol and her bakery prices\", \"stage\": \"launching\","
-			" \"sector\": \"food\", \"problem\": \"pricing\", \"keywords\": [\"bakery\"]}");
-	curate(f, "s3", "{\"title\": \"Pricing street food\", \"stage\": \"idea\","
-			" \"sector\": \"food\", \"problem\": \"pricing\", \"keywords\": [\"pricing\"],"
-			" \"visibility\": \"reference\"}");
-	curate(f, "s4", "{\"title\": \"Instagram for a restaurant\", \"sector\": \"food\","
-			" \"problem\": \"social-media\", \"keywords\": [\"menu\", \"instagram\"],"
-			" \"visibility\": \"reference\"}");
-	curate(f, "s5", "{\"title\": \"Writing a landing page\", \"sector\": \"tech\","
-			" \"problem\": \"copywriting\", \"visibility\": \"reference\"}");
-	curate(f, "s6", "{\"title\": \"Gina pricing her food stall\", \"stage\": \"idea\","
-			" \"sector\": \"food\", \"problem\": \"pricing\"}");
+	curate(f, "s1",
+	       "{\"title\": \"Pricing a food truck menu\", \"stage\": \"idea\","
+	       " \"sector\": \"food\", \"problem\": \"pricing\","
+	       " \"keywords\": [\"Pricing\", \"menu\", \"pricing\"],"
+	       " \"notes\": \"Cost plus margin, then test.\", \"visibility\": \"reference\"}");
+	curate(f, "s2",
+	       "{\"title\": \"Carol and her bakery prices\", \"stage\": \"launching\","
+	       " \"sector\": \"food\", \"problem\": \"pricing\", \"keywords\": [\"bakery\"]}");
+	curate(f, "s3",
+	       "{\"title\": \"Pricing street food\", \"stage\": \"idea\","
+	       " \"sector\": \"food\", \"problem\": \"pricing\", \"keywords\": [\"pricing\"],"
+	       " \"visibility\": \"reference\"}");
+	curate(f, "s4",
+	       "{\"title\": \"Instagram for a restaurant\", \"sector\": \"food\","
+	       " \"problem\": \"social-media\", \"keywords\": [\"menu\", \"instagram\"],"
+	       " \"visibility\": \"reference\"}");
+	curate(f, "s5",
+	       "{\"title\": \"Writing a landing page\", \"sector\": \"tech\","
+	       " \"problem\": \"copywriting\", \"visibility\": \"reference\"}");
+	curate(f, "s6",
+	       "{\"title\": \"Gina pricing her food stall\", \"stage\": \"idea\","
+	       " \"sector\": \"food\", \"problem\": \"pricing\"}");
 }
 
 static void remove_tree(const char *path)
@@ -770,9 +776,10 @@ static void test_recordings(fixture *f, gconstpointer data)
 	tb_library_session(f->lib, &curator, "s2", on_answer, &a);
 	wait_answer(&a);
 	g_assert_cmpuint(json_array_size(json_object_get(a.body, "recordings")), ==, 3);
-	g_assert_cmpstr(json_string_value(json_object_get(
-				json_array_get(json_object_get(a.body, "recordings"), 0), "media_url")),
-			==, "/api/recordings/1/media");
+	g_assert_cmpstr(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(a.body, "recordings"), 0), "media_url")),
+		==, "/api/recordings/1/media");
 	g_assert_true(json_is_null(json_object_get(
 		json_array_get(json_object_get(a.body, "recordings"), 1), "media_url")));
 	answer_clear(&a);
@@ -789,8 +796,8 @@ static void test_locked(fixture *f, gconstpointer data)
 	int64_t t0;
 
 	g_assert_cmpint(sqlite3_open_v2(f->db_path, &db, SQLITE_OPEN_READWRITE, NULL), ==, 0);
-	g_assert_cmpint(sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE sessions SET room_id = 'r'",
-				     NULL, NULL, NULL),
+	g_assert_cmpint(sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE sessions SET room_id = 'r'", NULL,
+				     NULL, NULL),
 			==, SQLITE_OK);
 	t0 = g_get_monotonic_time();
 	tb_library_curate(f->lib, &curator, "s2", changes, on_answer, &a);
@@ -819,8 +826,9 @@ static void test_needs_schema(void)
 	tb_library *lib;
 
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_exec(db, "CREATE TABLE schema_migrations(version INTEGER);"
-					 " INSERT INTO schema_migrations VALUES (2)",
+	g_assert_cmpint(sqlite3_exec(db,
+				     "CREATE TABLE schema_migrations(version INTEGER);"
+				     " INSERT INTO schema_migrations VALUES (2)",
 				     NULL, NULL, NULL),
 			==, SQLITE_OK);
 	sqlite3_close(db);
