@@ -15,6 +15,8 @@ access rule applies), and prints p50, p90, p99 and max.
 Python 3 standard library only. Usage:
   bench/library-bench.py [--tribud build/server/tribud] [--sessions 100000]
                          [--queries 2000] [--keep DIR]
+--keep DIR builds the catalog in DIR and keeps it; a later run with the same
+DIR and --sessions reuses it (the keyword list depends on --seed only).
 """
 import argparse
 import http.client
@@ -109,6 +111,19 @@ def fill(db_path, n, rng, vocab):
     return time.monotonic() - t0
 
 
+def existing_sessions(db_path):
+    """Sessions in a catalog kept by an earlier --keep run (0: none)."""
+    if not os.path.exists(db_path):
+        return 0
+    try:
+        db = sqlite3.connect(db_path)
+        n = db.execute("SELECT count(*) FROM curation WHERE title != ''").fetchone()[0]
+        db.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
 def percentile(sorted_ms, p):
     k = min(len(sorted_ms) - 1, max(0, round(p / 100 * (len(sorted_ms) - 1))))
     return sorted_ms[k]
@@ -151,13 +166,17 @@ def main():
     base = args.keep or tempfile.mkdtemp(prefix="tribu-library-bench-")
     data_dir = os.path.join(base, "data")
     os.makedirs(data_dir, exist_ok=True)
+    db_path = os.path.join(data_dir, "tribu.db")
     try:
-        proc, _ = start_tribud(args.tribud, data_dir)  # creates tribu.db, migrations
-        stop_tribud(proc)
-        secs = fill(os.path.join(data_dir, "tribu.db"), args.sessions, rng, vocab)
-        size = os.path.getsize(os.path.join(data_dir, "tribu.db"))
-        print(f"catalog: {args.sessions} sessions, {2 * args.sessions} attendance rows, "
-              f"{len(vocab)} keywords; built in {secs:.1f} s; tribu.db {size / 1e6:.1f} MB")
+        if args.keep and existing_sessions(db_path) == args.sessions:
+            print(f"catalog: reusing {db_path} ({args.sessions} sessions)")
+        else:
+            proc, _ = start_tribud(args.tribud, data_dir)  # creates tribu.db, migrations
+            stop_tribud(proc)
+            secs = fill(db_path, args.sessions, rng, vocab)
+            size = os.path.getsize(db_path)
+            print(f"catalog: {args.sessions} sessions, {2 * args.sessions} attendance rows, "
+                  f"{len(vocab)} keywords; built in {secs:.1f} s; tribu.db {size / 1e6:.1f} MB")
         curator = token(args.tribud, data_dir, "cora", "curator")
         student = token(args.tribud, data_dir, "student42", "student")
         proc, port = start_tribud(args.tribud, data_dir)
