@@ -355,9 +355,14 @@ describe('search', () => {
     assert.deepEqual(ids(res), [session['room-c']]);
     res = await api('/api/library?mentor=alice&problem=pricing&sort=date', 'cora');
     assert.deepEqual(ids(res), [session['room-a'], session['room-b']]);
-    const today = new Date().toISOString().slice(0, 10);
-    res = await api(`/api/library?from=${today}&to=${today}`, 'cora');
+    // from: Unix ms; to: an ISO 8601 time with its zone.
+    const hourAgo = Date.now() - 3600000;
+    const inAnHour = new Date(Date.now() + 3600000).toISOString();
+    res = await api(`/api/library?from=${hourAgo}&to=${encodeURIComponent(inAnHour)}`, 'cora');
+    assert.equal(res.status, 200, res.text);
     assert.equal(res.json.total, 3);
+    res = await api(`/api/library?from=${Date.now() + 60000}`, 'cora');
+    assert.equal(res.json.total, 0);
     res = await api(`/api/library?to=2000-01-01`, 'cora');
     assert.equal(res.json.total, 0);
   });
