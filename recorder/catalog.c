@@ -19,8 +19,9 @@
  * at open (main thread, before the catalog thread exists) and kept for
  * tb_catalog_recordings_in_progress: the server repairs those files.
  *
- * It does not read otherwise: queries for the library API come with later
- * work. It does not decide what a session is (rooms/ does) nor touch files
+ * It does not read otherwise: the library API (library.c) reads and curates
+ * through a connection of its own; migration 3 is its schema. It does not
+ * decide what a session is (rooms/ does) nor touch files
  * (pipeline.c does).
  */
 #include "catalog-private.h"
@@ -87,6 +88,96 @@ static const char *const migrations[] = {
 	"  error TEXT);"
 	"CREATE INDEX recordings_session ON recordings(session_id, offset_ms);"
 	"CREATE INDEX recordings_open ON recordings(id) WHERE state = 'recording';",
+
+	/* 3: the curator library (library.c): tag vocabularies, per-session
+	 * curation with full-text search, and the audit of every change. */
+	"CREATE TABLE vocabulary("
+	"  kind TEXT NOT NULL CHECK(kind IN ('stage', 'sector', 'problem')),"
+	"  value TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  created_ms INTEGER,"
+	"  created_by TEXT,"
+	/* rowid order is the order of the list: seeds first, as written */
+	"  UNIQUE(kind, value));"
+	"INSERT INTO vocabulary(kind, value, label) VALUES"
+	"  ('stage', 'idea', 'Idea'), ('stage', 'launching', 'Launching'),"
+	"  ('stage', 'first-clients', 'First clients'), ('stage', 'revenue', 'Revenue'),"
+	"  ('stage', 'self-funded', 'Self-funded'), ('stage', 'scaling', 'Scaling'),"
+	"  ('sector', 'marketing', 'Marketing'), ('sector', 'fashion', 'Fashion'),"
+	"  ('sector', 'wellbeing', 'Wellbeing'), ('sector', 'arts', 'Arts'),"
+	"  ('sector', 'food', 'Food'), ('sector', 'crafts', 'Crafts'),"
+	"  ('sector', 'education', 'Education'), ('sector', 'tech', 'Tech'),"
+	"  ('problem', 'find-first-clients', 'Find first clients'),"
+	"  ('problem', 'define-persona', 'Define a persona'),"
+	"  ('problem', 'grow-association', 'Grow an association'),"
+	"  ('problem', 'promote-art', 'Promote art'),"
+	"  ('problem', 'e-commerce-site', 'E-commerce site'),"
+	"  ('problem', 'get-known', 'Get known'), ('problem', 'pricing', 'Pricing'),"
+	"  ('problem', 'social-media', 'Social media'), ('problem', 'copywriting', 'Copywriting');"
+	/* One row per session, made with it: the library joins, never guesses.
+	 * An INTEGER id (not the implicit rowid, which VACUUM may renumber)
+	 * keys the full-text index. Keywords: lowercase, ", "-separated. */
+	"CREATE TABLE curation("
+	"  id INTEGER PRIMARY KEY,"
+	"  session_id TEXT NOT NULL UNIQUE REFERENCES sessions(id),"
+	"  title TEXT NOT NULL DEFAULT '',"
+	"  notes TEXT NOT NULL DEFAULT '',"
+	"  keywords TEXT NOT NULL DEFAULT '',"
+	"  stage TEXT,"
+	"  sector TEXT,"
+	"  problem TEXT,"
+	"  visibility TEXT NOT NULL DEFAULT 'confidential'"
+	"    CHECK(visibility IN ('confidential', 'reference')),"
+	"  updated_ms INTEGER,"
+	"  updated_by TEXT,"
+	/* The tags as words of the full-text index, so that a text query with
+	 * tag filters is one intersection of posting lists: "s0" + hex(stage),
+	 * "c0" + hex(sector), "p0" + hex(problem), "v0" + hex(visibility). */
+	"  tags TEXT GENERATED ALWAYS AS ("
+	"    's0' || lower(hex(coalesce(stage, ''))) || ' c0' || lower(hex(coalesce(sector, '')))"
+	"    || ' p0' || lower(hex(coalesce(problem, ''))) || ' v0' || lower(hex(visibility)))"
+	"    VIRTUAL);"
+	"CREATE INDEX curation_stage ON curation(stage);"
+	"CREATE INDEX curation_sector ON curation(sector);"
+	"CREATE INDEX curation_problem ON curation(problem);"
+	"CREATE INDEX curation_reference ON curation(id) WHERE visibility = 'reference';"
+	"CREATE VIRTUAL TABLE curation_fts USING fts5(title, notes, keywords, tags,"
+	"  content = 'curation', content_rowid = 'id',"
+	"  tokenize = 'unicode61 remove_diacritics 2');"
+	/* Relevance: a word in the title counts most, then keywords, then
+	 * notes; the tag words not at all. */
+	"INSERT INTO curation_fts(curation_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0, 5.0, 0.0)');"
+	"CREATE TRIGGER curation_fts_insert AFTER INSERT ON curation BEGIN"
+	"  INSERT INTO curation_fts(rowid, title, notes, keywords, tags)"
+	"    VALUES (new.id, new.title, new.notes, new.keywords, new.tags);"
+	"END;"
+	"CREATE TRIGGER curation_fts_delete AFTER DELETE ON curation BEGIN"
+	"  INSERT INTO curation_fts(curation_fts, rowid, title, notes, keywords, tags)"
+	"    VALUES ('delete', old.id, old.title, old.notes, old.keywords, old.tags);"
+	"END;"
+	"CREATE TRIGGER curation_fts_update AFTER UPDATE OF title, notes, keywords, stage, sector,"
+	"  problem, visibility ON curation BEGIN"
+	"  INSERT INTO curation_fts(curation_fts, rowid, title, notes, keywords, tags)"
+	"    VALUES ('delete', old.id, old.title, old.notes, old.keywords, old.tags);"
+	"  INSERT INTO curation_fts(rowid, title, notes, keywords, tags)"
+	"    VALUES (new.id, new.title, new.notes, new.keywords, new.tags);"
+	"END;"
+	"CREATE TRIGGER sessions_curation AFTER INSERT ON sessions BEGIN"
+	"  INSERT INTO curation(session_id) VALUES (new.id);"
+	"END;"
+	"INSERT INTO curation(session_id) SELECT id FROM sessions ORDER BY started_ms;"
+	"CREATE TABLE audit("
+	"  id INTEGER PRIMARY KEY,"
+	"  at_ms INTEGER NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  session_id TEXT REFERENCES sessions(id),"
+	"  field TEXT NOT NULL,"
+	"  old_value TEXT,"
+	"  new_value TEXT);"
+	"CREATE INDEX audit_session ON audit(session_id, id);"
+	/* The mentor filter and the access rule look attendance up by both. */
+	"CREATE INDEX attendance_user_session ON attendance(user, session_id);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == TB__CATALOG_SCHEMA_VERSION);

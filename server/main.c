@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "library.h"
 #include "media.h"
 #include "recorder.h"
 #include "rooms.h"
@@ -229,6 +230,7 @@ typedef struct server {
 	tb_config *config;
 	char *secret;
 	tb_catalog *catalog;
+	tb_library *library;
 	tb_worker **workers;
 	unsigned n_workers;
 	tb_rooms *rooms;
@@ -354,6 +356,11 @@ static int run_server(tb_config *config)
 	if (!tb_recorder_init(&error))
 		goto fail;
 	repair_recordings(s.catalog, config->data_dir);
+	/* The library API's own connection and thread (after the catalog's
+	 * migrations); its answers land on the main loop. */
+	s.library = tb_library_open(db_path, config->data_dir, NULL, &error);
+	if (!s.library)
+		goto fail;
 
 	n_workers = config->workers > 0 ? (unsigned)config->workers : g_get_num_processors();
 	s.workers = g_new0(tb_worker *, n_workers);
@@ -419,6 +426,7 @@ static int run_server(tb_config *config)
 	deps.secret = s.secret;
 	deps.rooms = s.rooms;
 	deps.catalog = s.catalog;
+	deps.library = s.library;
 	deps.loop = s.loop;
 	s.signaling = tb_signaling_new(&deps, &error);
 	if (!s.signaling)
@@ -456,6 +464,9 @@ out:
 	for (unsigned i = 0; i < s.n_workers; i++)
 		tb_worker_free(s.workers[i]);
 	g_free(s.workers);
+	/* Its last answers are posted to the main context, where the drain
+	 * below frees them (their HTTP requests are gone). */
+	tb_library_close(s.library);
 	/* Only after a run: when lws fails to start on the GLib loop it leaves
 	 * sources behind on the default context that must never dispatch. */
 	if (status == 0)

@@ -121,6 +121,8 @@ int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 	size_t left, n;
 	bool last;
 
+	if (!http->response && (http->pending || http->file))
+		return tb__http_library_writeable(sig, wsi, http);
 	if (!http->response)
 		return 0;
 	data = g_bytes_get_data(http->response, &size);
@@ -153,6 +155,7 @@ int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 
 void tb__http_done(tb_http_state *http)
 {
+	tb__http_library_done(http);
 	if (http->response)
 		g_bytes_unref(http->response);
 	http->response = NULL;
@@ -391,6 +394,8 @@ static int route_api(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 	tb_token_claims claims = {0};
 	int rc = 0;
 
+	if (tb__http_library_path(path))
+		return tb__http_library_route(sig, wsi, http);
 	if (strcmp(path, "/api/rooms") == 0) {
 		if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_POST)
 			return respond_error(sig, wsi, http, 405, "bad-method",
@@ -594,4 +599,34 @@ int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 		return respond_error(sig, wsi, http, 413, "too-large",
 				     "the request body is too large");
 	return dispatch(sig, wsi, http);
+}
+
+/* ---- for http-library.c ---- */
+
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body)
+{
+	return respond_json(sig, wsi, http, status, body);
+}
+
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message)
+{
+	return respond_error(sig, wsi, http, status, code, message);
+}
+
+int tb__http_authenticate(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+			  tb_token_claims *claims, int *rc)
+{
+	return authenticate(sig, wsi, http, claims, rc);
+}
+
+void tb__http_count_status(tb_signaling *sig, unsigned status)
+{
+	count_status(sig, status);
+}
+
+int tb__http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+	return add_security_headers(wsi, p, end);
 }

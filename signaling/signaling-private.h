@@ -174,6 +174,9 @@ struct tb_http_state {
 	GBytes *response; /* LWS_PRE + body */
 	size_t response_sent;
 	bool response_started;
+	/* http-library.c: a request waiting for the library, a file being sent */
+	struct tb_http_pending *pending;
+	struct tb_http_file *file;
 };
 
 /* LWS_CALLBACK_HTTP: returns what the lws callback must return. */
@@ -183,5 +186,26 @@ int tb__http_body(tb_signaling *sig, struct lws *wsi, tb_http_state *http, const
 int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 void tb__http_done(tb_http_state *http);
+
+/* http.c, for http-library.c: what the routes above use. */
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body /* transfer full */);
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message);
+/* Returns 0 with CLAIMS filled, or 1 after sending the 401 (*RC: what the
+ * callback returns). */
+int tb__http_authenticate(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+			  tb_token_claims *claims, int *rc);
+void tb__http_count_status(tb_signaling *sig, unsigned status);
+int tb__http_add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end);
+
+/* http-library.c: the library API (/api/library, /api/sessions/...,
+ * /api/recordings/..., /api/vocabulary...). */
+bool tb__http_library_path(const char *path);
+int tb__http_library_route(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
+/* The socket is writeable and HTTP->pending or HTTP->file is set. */
+int tb__http_library_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
+/* The request is over (answered, or the client went away): forget it. */
+void tb__http_library_done(tb_http_state *http);
 
 #endif

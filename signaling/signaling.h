@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "common.h"
+#include "library.h"
 #include "recorder.h"
 #include "rooms.h"
 
@@ -24,6 +25,7 @@ typedef struct tb_signaling_deps {
 	const char *secret;      /* token secret; transfer none */
 	tb_rooms *rooms;         /* transfer none */
 	tb_catalog *catalog;     /* transfer none, nullable */
+	tb_library *library;     /* transfer none, nullable: the library API answers 503 */
 	GMainLoop *loop;         /* the main loop lws joins */
 	const tb_clock *clock;   /* nullable: default clock */
 } tb_signaling_deps;

@@ -141,13 +141,14 @@ static void test_open(fixture *f, gconstpointer data)
 	sqlite3 *db = raw_open(f->path);
 
 	g_assert_cmpint(tb_catalog_schema_version(cat), ==, TB__CATALOG_SCHEMA_VERSION);
-	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 2);
+	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 3);
 	assert_row(db, "PRAGMA journal_mode", "wal");
-	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "2|2");
+	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "3|3");
 	assert_row(db,
 		   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
-		   " WHERE type = 'table' ORDER BY name)",
-		   "attendance,recordings,schema_migrations,sessions");
+		   " WHERE type = 'table' AND name NOT LIKE 'curation_fts_%' ORDER BY name)",
+		   "attendance,audit,curation,curation_fts,recordings,schema_migrations,sessions,"
+		   "vocabulary");
 	raw_close(db);
 	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 0);
 	tb_catalog_close(cat);
@@ -219,10 +220,10 @@ static void test_reopen(fixture *f, gconstpointer data)
 
 	for (int i = 0; i < 3; i++) {
 		cat = open_catalog(f->path);
-		g_assert_cmpint(tb_catalog_schema_version(cat), ==, 2);
+		g_assert_cmpint(tb_catalog_schema_version(cat), ==, 3);
 		tb_catalog_close(cat);
 	}
-	assert_row(db, "SELECT count(*) FROM schema_migrations", "2");
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "3");
 	g_assert_cmpint(raw_int(db, "SELECT applied_ms FROM schema_migrations WHERE version = 1"), ==,
 			applied_ms);
 	assert_row(db, "SELECT count(*) FROM sessions", "1");
@@ -622,8 +623,8 @@ static void test_recordings_in_progress(fixture *f, gconstpointer data)
 	raw_close(db);
 }
 
-/* A database made by a build with migration 1 only gets migration 2 and keeps
- * its rows. */
+/* A database made by a build with migration 1 only gets migrations 2 and 3
+ * and keeps its rows; its sessions get their curation rows (confidential). */
 static void test_migrate_from_1(fixture *f, gconstpointer data)
 {
 	tb_catalog *cat = open_catalog(f->path);
@@ -632,17 +633,21 @@ static void test_migrate_from_1(fixture *f, gconstpointer data)
 	tb_catalog_session_begin(cat, "old", "room-a", "coaching", 1000);
 	tb_catalog_close(cat);
 	db = raw_open(f->path);
-	raw_exec(db, "DROP TABLE recordings; DELETE FROM schema_migrations WHERE version = 2");
+	raw_exec(db, "DROP TABLE recordings; DROP TRIGGER sessions_curation;"
+		     " DROP TABLE curation_fts; DROP TABLE curation; DROP TABLE audit;"
+		     " DROP TABLE vocabulary; DROP INDEX attendance_user_session;"
+		     " DELETE FROM schema_migrations WHERE version >= 2");
 	raw_close(db);
 
 	cat = open_catalog(f->path);
-	g_assert_cmpint(tb_catalog_schema_version(cat), ==, 2);
+	g_assert_cmpint(tb_catalog_schema_version(cat), ==, 3);
 	tb_catalog_recording_begin(cat, "r/old/p1-1.webm", "old", "p1", "alice", "mentor",
 				   "audio", "opus", 1000, 0);
 	tb_catalog_close(cat);
 	db = raw_open(f->path);
-	assert_row(db, "SELECT count(*) FROM schema_migrations", "2");
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "3");
 	assert_row(db, "SELECT id FROM sessions", "old");
+	assert_row(db, "SELECT session_id, visibility FROM curation", "old|confidential");
 	assert_row(db, "SELECT path, state FROM recordings", "r/old/p1-1.webm|recording");
 	raw_close(db);
 }
