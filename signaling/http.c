@@ -114,6 +114,18 @@ static int respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 			    json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+			  unsigned status, json_t *body)
+{
+	return respond_json(sig, wsi, http, status, body);
+}
+
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+			   unsigned status, const char *code, const char *message)
+{
+	return respond_error(sig, wsi, http, status, code, message);
+}
+
 int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
 	gsize size;
@@ -391,6 +403,8 @@ static int route_api(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 	tb_token_claims claims = {0};
 	int rc = 0;
 
+	if (strcmp(path, "/api/dev") == 0 || g_str_has_prefix(path, "/api/dev/"))
+		return tb__http_dev_route(sig, wsi, http);
 	if (strcmp(path, "/api/rooms") == 0) {
 		if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_POST)
 			return respond_error(sig, wsi, http, 405, "bad-method",
