@@ -541,6 +541,7 @@ out:
 
 static int dispatch(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
+	http->response_started = true;
 	if (strcmp(http->path, "/healthz") == 0) {
 		if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_HEAD)
 			return respond_error(sig, wsi, http, 405, "bad-method", "use GET");
@@ -604,6 +605,10 @@ int tb__http_body(tb_signaling *sig, struct lws *wsi, tb_http_state *http, const
 
 int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
+	/* A POST with "content-length: 0" is answered when its headers come, and
+	 * lws still reports its empty body complete: answer once. */
+	if (http->response_started)
+		return 0;
 	if (http->body_too_large)
 		return respond_error(sig, wsi, http, 413, "too-large",
 				     "the request body is too large");

@@ -1,0 +1,171 @@
+// browser.mjs — what the page tests share: headless Chromium (Debian's, with
+// a fake camera and microphone), one browser context per participant, waits
+// on conditions in the page that explain themselves when they time out, and
+// a screenshot of every open page when a test fails.
+//
+// Like test-call.mjs these tests run in a network namespace that holds only
+// loopback; skipReason() says why they cannot run anywhere else.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (err) {
+  throw new Error(
+    `the e2e tests need playwright-core in ${new URL('../node_modules', import.meta.url).pathname}: ` +
+      `run 'npm ci' in tests/e2e first (${err.code ?? err.message})`,
+  );
+}
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.TRIBU_E2E_SCREENSHOTS || '';
+const VERBOSE = !!process.env.TRIBU_E2E_VERBOSE;
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless=new',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/** Why the suite cannot run here, or false. */
+export function skipReason(file) {
+  let addrs;
+  try {
+    addrs = execFileSync('ip', ['-br', 'addr'], { encoding: 'utf8' });
+  } catch (err) {
+    return `cannot list interfaces ('ip -br addr': ${err.message})`;
+  }
+  const others = addrs
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0])
+    .filter((name) => name && name !== 'lo');
+  if (others.length > 0)
+    return (
+      `interfaces other than lo are present (${others.join(', ')}): run under ` +
+      `"unshare -n sh -c 'ip link set lo up && exec node --test ${file}'" ` +
+      '(meson test --suite e2e does)'
+    );
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (set CHROMIUM)`;
+  return false;
+}
+
+export function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30000 });
+}
+
+/** The pages opened by openPage, for the screenshots of a failure. */
+export const pages = []; // {page, name, logs}
+
+/** Opens URL in a new context of BROWSER (its own fake devices, storage
+ * and language settings). VIEWPORT defaults to a small desktop. */
+export async function openPage(browser, name, url, { viewport = { width: 1100, height: 700 } } = {}) {
+  const context = await browser.newContext({ viewport, locale: 'fr-FR' });
+  const page = await context.newPage();
+  const entry = { page, name, logs: [] };
+  pages.push(entry);
+  const log = (line) => {
+    entry.logs.push(line);
+    if (VERBOSE) process.stderr.write(`[${name}] ${line}\n`);
+  };
+  page.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
+  page.on('pageerror', (err) => log(`pageerror: ${err.stack || err.message}`));
+  if (url) await page.goto(url);
+  return page;
+}
+
+/** Closes PAGE's context and forgets it. */
+export async function closePage(page) {
+  const i = pages.findIndex((p) => p.page === page);
+  if (i >= 0) pages.splice(i, 1);
+  await page.context().close().catch(() => {});
+}
+
+export async function shot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `tribu-e2e-${name}.png`), fullPage: true }).catch(() => {});
+}
+
+/** Saves a screenshot of every open page, named after TEST: the artifact of
+ * a failed test (needs TRIBU_E2E_SCREENSHOTS). */
+export async function shootAll(test) {
+  const slug = test.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  for (const { page, name } of pages) await shot(page, `failed-${slug}-${name}`);
+}
+
+/** Runs FN(t), and on failure saves screenshots of every open page first. */
+export function withShots(fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      await shootAll(t.name);
+      throw err;
+    }
+  };
+}
+
+async function pollAsync(page, fn, arg, { timeout, interval = 100 }) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await page.evaluate(fn, arg);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timeout ${timeout}ms exceeded.`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Waits for FN(ARG) to be truthy in PAGE (FN may be async); on timeout the
+ * error names WHAT and carries the page's state and console. */
+export async function waitIn(page, what, fn, arg, { timeout = 20000 } = {}) {
+  try {
+    if (fn.constructor.name === 'AsyncFunction') return await pollAsync(page, fn, arg, { timeout });
+    return await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  } catch (err) {
+    const entry = pages.find((p) => p.page === page);
+    const state = await page
+      .evaluate(() => ({
+        state: window.tribu?.state,
+        error: window.tribu?.error,
+        participants: window.tribu?.participants?.map((p) => p.participant_id),
+        notice: document.getElementById('notice')?.textContent?.trim(),
+      }))
+      .catch((e) => `(page not readable: ${e.message})`);
+    throw new Error(
+      `${entry?.name ?? 'page'}: ${what}: ${err.message.split('\n')[0]}\n` +
+        `page state: ${JSON.stringify(state)}\nconsole:\n${entry?.logs.slice(-40).join('\n')}`,
+    );
+  }
+}
+
+/* ---- conditions evaluated in the page ---- */
+
+export const joined = () => window.tribu?.state === 'joined';
+
+/** The video of participant ID decoding and playing in the page. */
+export async function videoPlaying(id) {
+  const rows = await window.tribu.stats();
+  const row = rows.find((r) => r.participant_id === id);
+  const video = window.tribu
+    .remoteVideos()
+    .find((v) => v.closest('[data-participant]')?.dataset.participant === id);
+  return !!row && !!video && row.framesDecoded > 0 && row.frameWidth > 0 &&
+    video.videoWidth > 0 && video.currentTime > 0 && !video.paused;
+}
+
+/** No horizontal scrolling: nothing wider than the viewport. */
+export const noHorizontalScroll = () =>
+  document.documentElement.scrollWidth <= document.documentElement.clientWidth &&
+  document.body.scrollWidth <= document.documentElement.clientWidth;
