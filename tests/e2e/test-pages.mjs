@@ -87,6 +87,35 @@ describe('web pages in Chromium', () => {
     await closePage(home);
   }));
 
+  test('POST /api/dev/demo: workshop links, and clear errors for bad input', ONLY_HERE, async () => {
+    const post = (body) => fetch(`${devServer.url}/api/dev/demo`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body,
+    });
+    const ws = await post(JSON.stringify({ kind: 'workshop', students: 3 }));
+    assert.equal(ws.status, 201);
+    const demo = await ws.json();
+    assert.equal(demo.kind, 'workshop');
+    assert.equal(demo.student_urls.length, 3);
+    assert.equal(new Set(demo.student_urls).size, 3, 'one token per student');
+    for (const url of [demo.mentor_url, ...demo.student_urls]) assert.match(url, /^\/workshop\.html#token=[\w-]+\.[\w-]+$/);
+    assert.ok(demo.expires_at_ms > Date.now() && demo.expires_at_ms <= Date.now() + 31 * 60000);
+    const cases = [
+      ['[1,2', 400, 'bad-json'],
+      ['"text"', 400, 'bad-json'],
+      [JSON.stringify({ kind: 'party' }), 400, 'bad-field'],
+      [JSON.stringify({ kind: 'workshop', students: 9 }), 400, 'bad-field'],
+      [JSON.stringify({ students: 2 }), 400, 'bad-field'],
+      [JSON.stringify({ students: '1' }), 400, 'bad-field'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await post(body);
+      assert.equal(res.status, status, body);
+      assert.equal((await res.json()).error.code, code, body);
+    }
+    const get = await fetch(`${devServer.url}/api/dev/demo`);
+    assert.equal(get.status, 405);
+  });
+
   test('the language switch changes the text and is remembered', ONLY_HERE, withShots(async () => {
     const page = await openPage(browser, 'lang', `${server.url}/`);
     await waitIn(page, 'French first', () => document.documentElement.lang === 'fr' &&

@@ -19,7 +19,7 @@
 //
 // For tests, window.tribu = {state, you, participants, error, hands,
 // exercise, reading, spotlight, activeSpeaker, layout, remoteVideos(),
-// stats(), request(type, fields)}.
+// stats(), send(type, fields), request(type, fields)}.
 
 import { initI18n, onLangChange, t } from './i18n.js';
 import { RoomConnection, RECONNECT_DELAYS_MS } from './room.js';
@@ -130,8 +130,8 @@ function tileFor(id) {
 function renderTile(p) {
   const mine = p.participant_id === you?.participant_id;
   const tile = tileFor(p.participant_id);
-  const am = mine ? micMuted || !!p.forced_muted?.audio : audioMuted(p);
-  const vm = mine ? cameraMuted || !!p.forced_muted?.video : videoMuted(p);
+  const am = (mine ? micMuted : audioMuted(p)) || !!p.forced_muted?.audio;
+  const vm = (mine ? cameraMuted : videoMuted(p)) || !!p.forced_muted?.video;
   const hand = !!p.hand_raised || hands.some((h) => h.participant_id === p.participant_id);
   const speaking = activeSpeaker === p.participant_id;
   tile.querySelector('.name').textContent = mine ? `${p.name} (${t('common.you')})` : p.name;
@@ -695,6 +695,9 @@ window.tribu = {
       return { ...r, videoWidth: video?.videoWidth ?? 0, currentTime: video?.currentTime ?? 0 };
     });
   },
+  /** A request as the page's buttons send it (a refusal shows in the
+   * banner); resolves the data or null. */
+  send,
   /** A raw request: resolves {ok, data} or {ok: false, code}. */
   async request(type, fields = {}) {
     try {
