@@ -69,6 +69,11 @@ describe('web pages in Chromium', () => {
     assert.match(roomId, /^demo-[0-9a-f]{8}$/);
     await waitIn(mentor, 'student video playing', videoPlaying, studentYou.participant_id);
     await waitIn(student, 'mentor video playing', videoPlaying, mentorYou.participant_id);
+    // On loopback the quality indicator (from getStats) says good.
+    await waitIn(student, 'good connection shown', () => {
+      const q = document.getElementById('quality');
+      return !q.hidden && q.dataset.level === 'good' && q.textContent.includes('Bonne connexion');
+    });
     await shot(student, 'demo-student');
     for (const page of [home, mentor, student]) await closePage(page);
   }));
@@ -143,10 +148,16 @@ describe('web pages in Chromium', () => {
 
   test('keyboard: Tab reaches every control of the call page, in order, with a visible focus', ONLY_HERE,
     withShots(async () => {
-      const token = server.token({ user: 'kim', name: 'Kim', role: 'student', room: 'c-keyboard' });
+      // A booked slot that ends in 20 minutes: the top bar counts down.
+      const ends = Math.floor(Date.now() / 1000) + 20 * 60;
+      const token = server.token({ user: 'kim', name: 'Kim', role: 'student', room: 'c-keyboard', ends });
       const page = await openPage(browser, 'keyboard', `${server.url}/call.html#token=${token}`);
       await waitIn(page, 'joined with the camera on', () => window.tribu?.state === 'joined' &&
         !document.getElementById('mic-button').disabled && !document.getElementById('camera-button').disabled);
+      await waitIn(page, 'time left in the slot', () => {
+        const el = document.getElementById('slot-timer');
+        return !el.hidden && /^Temps restant\u00a0: (19:[0-5]\d|20:00)$/.test(el.textContent);
+      });
       await page.evaluate(() => document.activeElement?.blur());
       const expected = ['brand', 'lang-switch', 'mic-button', 'camera-button', 'leave-button', 'chat-input', 'chat-send'];
       const reached = [];

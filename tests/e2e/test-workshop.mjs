@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { closePage, joined, launch, openPage, shot, skipReason, videoPlaying, waitIn, withShots } from './lib/browser.mjs';
+import { closePage, joined, launch, openPage, shot, skipReason, videoPlayingOf, waitIn, withShots } from './lib/browser.mjs';
 import { startTribud } from './lib/tribud.mjs';
 
 const SKIP = skipReason('test-workshop.mjs');
@@ -70,7 +70,15 @@ describe('workshop page in Chromium', () => {
       const token = server.token({ user, name, role, room, kind: 'workshop' });
       const page = await openPage(browser, `ws-${key}`, `${server.url}/workshop.html#token=${token}`);
       await waitIn(page, 'joined', joined);
-      people[key] = { page, id: await page.evaluate(() => window.tribu.you.participant_id), name };
+      people[key] = {
+        page,
+        name,
+        // Read when needed: a page that rejoined (a connection dropped on a
+        // busy machine) has a new participant id.
+        get id() {
+          return page.evaluate(() => window.tribu.you?.participant_id);
+        },
+      };
     }
     for (const [key, me] of Object.entries(people)) {
       await waitIn(me.page, 'three tiles with names', (names) => {
@@ -79,7 +87,7 @@ describe('workshop page in Chromium', () => {
       }, Object.values(people).map((p) => p.name));
       for (const [otherKey, other] of Object.entries(people)) {
         if (otherKey === key) continue;
-        await waitIn(me.page, `${otherKey}'s video playing`, videoPlaying, other.id, { timeout: 30000 });
+        await waitIn(me.page, `${otherKey}'s video playing`, videoPlayingOf, other.name, { timeout: 30000 });
       }
     }
     await shot(people.mentor.page, 'workshop-mentor');
@@ -91,8 +99,11 @@ describe('workshop page in Chromium', () => {
     assert.equal(await people.ali.page.isVisible('#facilitator'), false);
     assert.equal(await people.bea.page.isVisible('#facilitator'), false);
     // The mentor's list offers to mute or remove each of the two students.
-    const listed = await people.mentor.page.$$eval('#people-list li', (lis) => lis.map((li) => li.dataset.participant));
-    assert.deepEqual(listed.sort(), [people.ali.id, people.bea.id].sort());
+    await waitIn(people.mentor.page, 'the two students listed', (ids) => {
+      const listed = [...document.querySelectorAll('#people-list li')].map((li) => li.dataset.participant);
+      return listed.length === 2 && ids.every((id) => listed.includes(id)) &&
+        [...document.querySelectorAll('#people-list li')].every((li) => li.querySelectorAll('button').length === 3);
+    }, [await people.ali.id, await people.bea.id]);
   }));
 
   test('a chat message reaches everyone', ONLY_HERE, withShots(async () => {
@@ -136,7 +147,7 @@ describe('workshop page in Chromium', () => {
 
   test('a raised hand shows in the facilitator’s queue', ONLY_HERE, withShots(async (t) => {
     const timeout = await needs(t, 'lower-hand', { participant_id: 'nobody' });
-    const ali = people.ali;
+    const ali = { page: people.ali.page, id: await people.ali.id };
     await ali.page.click('#hand-button');
     await waitIn(people.mentor.page, 'Ali in the hands queue', (id) =>
       [...document.querySelectorAll('#hands-list li')].some((li) => li.dataset.participant === id) &&
@@ -174,7 +185,7 @@ describe('workshop page in Chromium', () => {
     const timeout = await needs(t, 'reading-order-set', {});
     const mentor = people.mentor.page;
     await mentor.click('#reading-roster');
-    const [first, second] = [people.ali, people.bea];
+    const [first, second] = [{ id: await people.ali.id }, { id: await people.bea.id }];
     for (const { page } of Object.values(people))
       await waitIn(page, 'first reader spotlighted', (id) => window.tribu.reading?.current === id &&
         window.tribu.spotlight === id &&
@@ -188,7 +199,7 @@ describe('workshop page in Chromium', () => {
   test('the facilitator mutes a student: the student cannot unmute, the others see it', ONLY_HERE,
     withShots(async (t) => {
       const timeout = await needs(t, 'remove', {});
-      const bea = people.bea;
+      const bea = { page: people.bea.page, id: await people.bea.id };
       await people.mentor.page.click(`#people-list li[data-participant="${bea.id}"] button:first-of-type`);
       await waitIn(bea.page, 'mic forced off', () => {
         const b = document.getElementById('mic-button');

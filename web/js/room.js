@@ -176,6 +176,7 @@ export class RoomConnection {
   async _reconnect(reason) {
     if (this.closed || this.reconnecting) return;
     this.reconnecting = true;
+    console.warn(`tribu: connection lost (${reason}): joining again`);
     this._drop();
     let last = new SignalingError('connection-lost', reason);
     for (let i = 0; i < RECONNECT_DELAYS_MS.length; i++) {

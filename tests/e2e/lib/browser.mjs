@@ -22,6 +22,9 @@ try {
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TRIBU_E2E_SCREENSHOTS || '';
+// Where a failed test leaves its screenshots: the step screenshots' folder,
+// else TRIBU_E2E_FAILURES (meson sets it to a folder of the build dir).
+const FAILURE_SHOTS = SHOTS || process.env.TRIBU_E2E_FAILURES || '';
 const VERBOSE = !!process.env.TRIBU_E2E_VERBOSE;
 
 const CHROMIUM_ARGS = [
@@ -92,17 +95,26 @@ export async function closePage(page) {
   await page.context().close().catch(() => {});
 }
 
+async function save(page, dir, name) {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `tribu-e2e-${name}.png`);
+  await page.screenshot({ path, fullPage: true }).catch(() => {});
+  return path;
+}
+
+/** A screenshot of a step, with TRIBU_E2E_SCREENSHOTS=DIR only. */
 export async function shot(page, name) {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `tribu-e2e-${name}.png`), fullPage: true }).catch(() => {});
+  if (SHOTS) await save(page, SHOTS, name);
 }
 
 /** Saves a screenshot of every open page, named after TEST: the artifact of
- * a failed test (needs TRIBU_E2E_SCREENSHOTS). */
+ * a failed test. Returns the paths. */
 export async function shootAll(test) {
+  if (!FAILURE_SHOTS) return [];
   const slug = test.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
-  for (const { page, name } of pages) await shot(page, `failed-${slug}-${name}`);
+  const paths = [];
+  for (const { page, name } of pages) paths.push(await save(page, FAILURE_SHOTS, `failed-${slug}-${name}`));
+  return paths;
 }
 
 /** Runs FN(t), and on failure saves screenshots of every open page first. */
@@ -111,7 +123,8 @@ export function withShots(fn) {
     try {
       await fn(t);
     } catch (err) {
-      await shootAll(t.name);
+      const paths = await shootAll(t.name);
+      if (paths.length) process.stderr.write(`${t.name}: screenshots:\n${paths.join('\n')}\n`);
       throw err;
     }
   };
@@ -161,6 +174,20 @@ export async function videoPlaying(id) {
   const video = window.tribu
     .remoteVideos()
     .find((v) => v.closest('[data-participant]')?.dataset.participant === id);
+  return !!row && !!video && row.framesDecoded > 0 && row.frameWidth > 0 &&
+    video.videoWidth > 0 && video.currentTime > 0 && !video.paused;
+}
+
+/** The video of the participant named NAME (the current one: a page that
+ * rejoined has a new participant id) decoding and playing in the page. */
+export async function videoPlayingOf(name) {
+  const p = window.tribu.participants.find((x) => x.name === name);
+  if (!p) return false;
+  const rows = await window.tribu.stats();
+  const row = rows.find((r) => r.participant_id === p.participant_id);
+  const video = window.tribu
+    .remoteVideos()
+    .find((v) => v.closest('[data-participant]')?.dataset.participant === p.participant_id);
   return !!row && !!video && row.framesDecoded > 0 && row.frameWidth > 0 &&
     video.videoWidth > 0 && video.currentTime > 0 && !video.paused;
 }

@@ -105,9 +105,10 @@ class Tribud {
 
   /** A token signed with this server's secret (DATA_DIR/secret, as text):
    * base64url(claims) "." base64url(HMAC-SHA256). */
-  token({ user, name = user, role = 'student', room, kind = 'coaching', ttl = 3600 }) {
+  token({ user, name = user, role = 'student', room, kind = 'coaching', ttl = 3600, ends }) {
     const secret = readFileSync(join(this.dataDir, 'secret'), 'utf8').trim();
     const claims = { sub: user, name, role, room, kind, exp: Math.floor(Date.now() / 1000) + ttl };
+    if (ends) claims.ends = ends; // end of the booked slot, Unix seconds
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     const sig = createHmac('sha256', Buffer.from(secret, 'utf8')).update(payload).digest('base64url');
     return `${payload}.${sig}`;
