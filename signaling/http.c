@@ -114,14 +114,14 @@ static int respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 			    json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
-int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			  unsigned status, json_t *body)
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body)
 {
 	return respond_json(sig, wsi, http, status, body);
 }
 
-int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			   unsigned status, const char *code, const char *message)
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message)
 {
 	return respond_error(sig, wsi, http, status, code, message);
 }

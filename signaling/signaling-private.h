@@ -168,10 +168,10 @@ int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 void tb__http_done(tb_http_state *http);
 /* Send a JSON response (BODY: transfer full) or an API error
  * {"error": {code, message}}; return what the lws callback must return. */
-int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			  unsigned status, json_t *body);
-int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
-			   unsigned status, const char *code, const char *message);
+int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			  json_t *body);
+int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
+			   const char *code, const char *message);
 
 /* http-dev.c: everything under /api/dev; a 404 unless config->dev. */
 int tb__http_dev_route(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
