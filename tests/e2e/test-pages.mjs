@@ -15,8 +15,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  closePage, joined, launch, noHorizontalScroll, openPage, shot, skipReason, videoPlaying, waitIn,
-  withShots,
+  closePage, contrastFailures, joined, launch, noHorizontalScroll, openPage, shot, skipReason, videoPlaying,
+  waitIn, withShots,
 } from './lib/browser.mjs';
 import { startTribud } from './lib/tribud.mjs';
 
@@ -221,6 +221,33 @@ describe('web pages in Chromium', () => {
       assert.ok(await w.evaluate(noHorizontalScroll), 'the spotlight layout scrolls sideways');
       await shot(w, 'workshop-360');
       for (const page of [home, a, b, w]) await closePage(page);
+    }));
+
+  test('contrast: every text is WCAG AA on the landing, call and workshop pages, light and dark', ONLY_HERE,
+    withShots(async () => {
+      const home = await openPage(browser, 'home-contrast', `${devServer.url}/`);
+      await waitIn(home, 'ready', () => document.body.dataset.ready === 'true');
+      await home.click('#try-call');
+      await waitIn(home, 'links shown', () => document.querySelectorAll('#try-links a').length === 2);
+      const call = await openPage(browser, 'call-contrast', `${server.url}/call.html#token=${
+        server.token({ user: 'cy', name: 'Cy', role: 'student', room: 'c-contrast' })}`);
+      await waitIn(call, 'joined', joined);
+      await call.fill('#chat-input', 'Bonjour');
+      await call.press('#chat-input', 'Enter');
+      await waitIn(call, 'chat shown', () => document.querySelectorAll('#chat-log li.mine').length === 1);
+      const ws = await openPage(browser, 'workshop-contrast', `${server.url}/workshop.html#token=${
+        server.token({ user: 'wu', name: 'Wu', role: 'mentor', room: 'w-contrast', kind: 'workshop' })}`);
+      await waitIn(ws, 'joined', joined);
+      await ws.evaluate(() => window.tribu.send('no-such-request', {})); // the warning banner
+      await waitIn(ws, 'banner', () => !document.getElementById('notice').hidden);
+      for (const scheme of ['light', 'dark']) {
+        for (const [name, page] of [['landing', home], ['call', call], ['workshop', ws]]) {
+          await page.emulateMedia({ colorScheme: scheme });
+          const failures = await page.evaluate(contrastFailures);
+          assert.deepEqual(failures, [], `${name} page, ${scheme}: ${JSON.stringify(failures, null, 1)}`);
+        }
+      }
+      for (const page of [home, call, ws]) await closePage(page);
     }));
 
   test('the call rejoins by itself when the server comes back on the same port', ONLY_HERE,

@@ -192,6 +192,75 @@ export async function videoPlayingOf(name) {
     video.videoWidth > 0 && video.currentTime > 0 && !video.paused;
 }
 
+/** The text elements of the page whose contrast with what is behind them
+ * is under WCAG AA (4.5:1, 3:1 for large text): [{text, fg, bg, ratio}].
+ * The background is the element's and its ancestors' background colours
+ * composited up to the first opaque one (white if none); disabled controls
+ * and text over nothing but a video are not judged. */
+export function contrastFailures() {
+  const parse = (c) => {
+    let m = /^rgba?\(([^)]+)\)$/.exec(c);
+    if (m) {
+      const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return { r, g, b, a };
+    }
+    m = /^color\(srgb ([^)]+)\)$/.exec(c);
+    if (m) {
+      const [r, g, b, a = 1] = m[1].split(/[\s/]+/).filter(Boolean).map(Number);
+      return { r: r * 255, g: g * 255, b: b * 255, a };
+    }
+    return null;
+  };
+  const over = (top, under) => ({
+    r: top.r * top.a + under.r * (1 - top.a),
+    g: top.g * top.a + under.g * (1 - top.a),
+    b: top.b * top.a + under.b * (1 - top.a),
+    a: 1,
+  });
+  const lum = ({ r, g, b }) => {
+    const ch = (v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const bg = parse(getComputedStyle(e).backgroundColor);
+      if (bg && bg.a > 0) {
+        layers.push(bg);
+        if (bg.a >= 1) break;
+      }
+    }
+    let base = { r: 255, g: 255, b: 255, a: 1 };
+    if (layers.length && layers[layers.length - 1].a >= 1) base = layers.pop();
+    else if (matchMedia('(prefers-color-scheme: dark)').matches) base = parse(getComputedStyle(document.documentElement).backgroundColor) ?? base;
+    for (const layer of layers.reverse()) base = over(layer, base);
+    return base;
+  };
+  const failures = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (!own || el.closest('[hidden], template, [disabled], :disabled') || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    let fg = parse(style.color);
+    if (!fg) continue;
+    let opacity = 1;
+    for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+    const bg = background(el);
+    fg = over({ ...fg, a: fg.a * opacity }, bg);
+    const [l1, l2] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5))
+      failures.push({ text: el.textContent.trim().slice(0, 40), fg: style.color, bg, ratio: Math.round(ratio * 100) / 100 });
+  }
+  return failures;
+}
+
 /** No horizontal scrolling: nothing wider than the viewport. */
 export const noHorizontalScroll = () =>
   document.documentElement.scrollWidth <= document.documentElement.clientWidth &&
