@@ -364,7 +364,8 @@ $('sound-button').addEventListener('click', () => {
 });
 
 wireChat((text) => {
-  if (!room || state !== 'joined') return Promise.resolve();
+  // Not in the room (rejoining): refused, so the text stays in the box.
+  if (!room || state !== 'joined') return Promise.reject(new Error('not in the room'));
   return room.request('chat', { text });
 });
 

@@ -626,7 +626,8 @@ $('reading-skip').addEventListener('click', () => send('reading-skip', {}));
 $('lock-button').addEventListener('click', () => send('lock', { locked: !roomInfo?.locked }));
 
 wireChat((text) => {
-  if (!room || state !== 'joined') return Promise.resolve();
+  // Not in the room (rejoining): refused, so the text stays in the box.
+  if (!room || state !== 'joined') return Promise.reject(new Error('not in the room'));
   return room.request('chat', { text });
 });
 
