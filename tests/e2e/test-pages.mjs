@@ -185,6 +185,13 @@ describe('web pages in Chromium', () => {
       assert.equal(await page.getAttribute('#mic-button', 'aria-pressed'), 'true');
       await page.keyboard.press('Enter');
       assert.equal(await page.getAttribute('#mic-button', 'aria-pressed'), 'false');
+      // What the page wrote itself follows a language switch during the call.
+      await page.click('.lang-switch');
+      await waitIn(page, 'the call in English', () =>
+        document.querySelector('#mic-button .label').textContent === 'Mute mic' &&
+        document.getElementById('status').textContent === 'In the call' &&
+        /^Time left: /.test(document.getElementById('slot-timer').textContent) &&
+        document.getElementById('room-label').textContent === 'Coaching call');
       await closePage(page);
     }));
 
