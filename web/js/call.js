@@ -238,7 +238,7 @@ async function startMedia() {
   const { stream, warning } = await openLocalMedia();
   if (warning) notify(warning.key, {}, { code: 'camera', level: 'warning' });
   if (!stream) return;
-  if (state !== 'joined' || !room) {
+  if ((state !== 'joined' && state !== 'reconnecting') || !room) {
     // Left (or cut off) while the browser was asking for the devices.
     for (const track of stream.getTracks()) track.stop();
     return;

@@ -67,9 +67,11 @@ export class RoomConnection {
     return this.sig.request(type, fields, options);
   }
 
-  /** Publishes STREAM now and again after every rejoin. */
+  /** Publishes STREAM now and again after every rejoin (only then, when a
+   * rejoin is under way). */
   async publish(stream) {
     this.stream = stream;
+    if (this.reconnecting) return undefined;
     if (!this.media) throw new SignalingError('connection-lost', 'not connected');
     return this.media.publish(stream);
   }

@@ -485,14 +485,16 @@ async function startMedia() {
   const { stream, warning } = await openLocalMedia();
   if (warning) notify(warning.key, {}, { code: 'camera', level: 'warning' });
   if (!stream) return;
-  if (state !== 'joined' || !room) {
+  if ((state !== 'joined' && state !== 'reconnecting') || !room) {
     for (const track of stream.getTracks()) track.stop();
     return;
   }
   localStream = stream;
-  const tile = tiles.get(you.participant_id);
-  tile.querySelector('video').srcObject = stream;
-  tile.dataset.hasVideo = String(stream.getVideoTracks().length > 0);
+  const tile = tiles.get(you?.participant_id);
+  if (tile) {
+    tile.querySelector('video').srcObject = stream;
+    tile.dataset.hasVideo = String(stream.getVideoTracks().length > 0);
+  }
   renderLocalMute();
   try {
     await room.publish(stream);
