@@ -948,8 +948,11 @@ void tb_router_peer_free(tb_router_peer *peer)
 static void set_ext_map(pub_track *track)
 {
 	memset(track->ext_map, 0, sizeof(track->ext_map));
-	if (track->ext.mid)
-		track->ext_map[track->ext.mid] = TB_SDP_EXT_ID_MID;
+	/* The publisher's mid is never forwarded: its value names a section of
+	 * the publish PC, and in a subscriber's bundle it would steer the packet
+	 * to whichever section has that mid there (Chromium then binds the SSRC
+	 * to it and refuses the answer that adds the stream's own section).
+	 * Subscribers demultiplex by the SSRCs their offer signals. */
 	if (track->ext.abs_send_time)
 		track->ext_map[track->ext.abs_send_time] = TB_SDP_EXT_ID_ABS_SEND_TIME;
 	if (track->ext.audio_level && track->kind == TB_SDP_KIND_AUDIO)

@@ -396,6 +396,8 @@ static int route_api(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 
 	if (tb__http_library_path(path))
 		return tb__http_library_route(sig, wsi, http);
+	if (strcmp(path, "/api/dev") == 0 || g_str_has_prefix(path, "/api/dev/"))
+		return tb__http_dev_route(sig, wsi, http);
 	if (strcmp(path, "/api/rooms") == 0) {
 		if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_POST)
 			return respond_error(sig, wsi, http, 405, "bad-method",
@@ -532,6 +534,7 @@ out:
 
 static int dispatch(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
+	http->response_started = true;
 	if (strcmp(http->path, "/healthz") == 0) {
 		if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_HEAD)
 			return respond_error(sig, wsi, http, 405, "bad-method", "use GET");
@@ -595,13 +598,17 @@ int tb__http_body(tb_signaling *sig, struct lws *wsi, tb_http_state *http, const
 
 int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 {
+	/* A POST with "content-length: 0" is answered when its headers come, and
+	 * lws still reports its empty body complete: answer once. */
+	if (http->response_started)
+		return 0;
 	if (http->body_too_large)
 		return respond_error(sig, wsi, http, 413, "too-large",
 				     "the request body is too large");
 	return dispatch(sig, wsi, http);
 }
 
-/* ---- for http-library.c ---- */
+/* ---- for http-library.c and http-dev.c ---- */
 
 int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
 			  json_t *body)

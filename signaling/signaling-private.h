@@ -186,8 +186,12 @@ int tb__http_body(tb_signaling *sig, struct lws *wsi, tb_http_state *http, const
 int tb__http_body_complete(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 int tb__http_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 void tb__http_done(tb_http_state *http);
+/* http-dev.c: everything under /api/dev; a 404 unless config->dev. */
+int tb__http_dev_route(tb_signaling *sig, struct lws *wsi, tb_http_state *http);
 
-/* http.c, for http-library.c: what the routes above use. */
+/* http.c, for http-library.c and http-dev.c: a JSON response (BODY: transfer
+ * full) or an API error {"error": {code, message}}, returning what the lws
+ * callback must return; the bearer-token check. */
 int tb__http_respond_json(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,
 			  json_t *body /* transfer full */);
 int tb__http_respond_error(tb_signaling *sig, struct lws *wsi, tb_http_state *http, unsigned status,

@@ -370,9 +370,11 @@ describe('web call page in Chromium', () => {
         own.token({ user: 'lea', role: 'student', room: 'c-lost' }));
       await waitIn(page, 'joined', joined);
       own.child.kill('SIGKILL'); // no "removed" event: the socket just drops
+      // The page tries to rejoin for about 15 s (web/js/room.js), then says so.
       await waitIn(page, 'connection-lost message', () =>
         window.tribu.error?.code === 'connection-lost' &&
-        document.getElementById('notice').textContent.includes('connexion au serveur a été perdue'));
+        document.getElementById('notice').textContent.includes('connexion au serveur a été perdue'),
+      undefined, { timeout: 40000 });
       await shot(page, 'connection-lost');
       await page.context().close();
     } finally {

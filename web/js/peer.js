@@ -176,6 +176,43 @@ export class MediaSession {
     return out;
   }
 
+  /** The connection's quality now: {level: 'good' | 'fair' | 'poor' |
+   * 'unknown', rtt_ms, loss_pct}. RTT from the selected ICE pair, loss
+   * from what we received since the previous call (inbound-rtp) and what
+   * the server reports of our sending (remote-inbound-rtp). */
+  async quality() {
+    let rtt = null;
+    let received = 0;
+    let lost = 0;
+    let sentLoss = 0;
+    for (const conn of [this.pub, this.sub]) {
+      if (!conn || conn.connectionState !== 'connected') continue;
+      const report = await conn.getStats();
+      report.forEach((s) => {
+        if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' &&
+            typeof s.currentRoundTripTime === 'number')
+          rtt = Math.max(rtt ?? 0, s.currentRoundTripTime * 1000);
+        if (s.type === 'inbound-rtp') {
+          received += s.packetsReceived ?? 0;
+          lost += Math.max(0, s.packetsLost ?? 0);
+        }
+        if (s.type === 'remote-inbound-rtp' && typeof s.fractionLost === 'number')
+          sentLoss = Math.max(sentLoss, s.fractionLost * 100);
+      });
+    }
+    const prev = this.lastCounts ?? { received: 0, lost: 0 };
+    this.lastCounts = { received, lost };
+    const dr = received - prev.received;
+    const dl = lost - prev.lost;
+    const recvLoss = dr + dl > 0 && dl > 0 ? (100 * dl) / (dr + dl) : 0;
+    const loss = Math.max(recvLoss, sentLoss);
+    if (rtt === null) return { level: 'unknown', rtt_ms: null, loss_pct: null };
+    let level = 'poor';
+    if (rtt < 300 && loss < 2) level = 'good';
+    else if (rtt < 600 && loss < 8) level = 'fair';
+    return { level, rtt_ms: Math.round(rtt), loss_pct: Math.round(loss * 10) / 10 };
+  }
+
   /* ---- ICE ---- */
 
   _sendCandidate(pc, candidate) {

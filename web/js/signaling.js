@@ -7,9 +7,8 @@
 // with on(name, handler).
 //
 // Not here: reconnection. A lost connection rejects every pending request
-// with code 'connection-lost' and fires the 'close' handlers once; whoever
-// owns the call decides what to do (today: tell the user). Rejoining would
-// hook in there.
+// with code 'connection-lost' and fires the 'close' handlers once; room.js
+// then opens a new Signaling and joins again.
 
 /** An error response from the server, or a local failure (connection-lost,
  * timeout). `code` is the protocol's error code. */

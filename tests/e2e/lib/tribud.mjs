@@ -42,18 +42,17 @@ function writeConfig(path, groups) {
 }
 
 /** Starts tribud --listen 127.0.0.1:0 --data-dir TMP --config TMP/tribud.conf
- * (CONFIG: {group: {key: value}}) and resolves once it listens. */
-export async function startTribud({ config = {}, timeout = 10000 } = {}) {
+ * (CONFIG: {group: {key: value}}; DEV adds --dev) and resolves once it
+ * listens. */
+export async function startTribud({ config = {}, dev = false, timeout = 10000 } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'tribu-e2e-'));
   const dataDir = join(base, 'data');
   mkdirSync(dataDir);
   const configFile = join(base, 'tribud.conf');
   writeConfig(configFile, config);
   const server = new Tribud(base, dataDir);
-  await server._start(
-    ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', configFile],
-    timeout,
-  );
+  server.argv = ['--data-dir', dataDir, '--config', configFile, ...(dev ? ['--dev'] : [])];
+  await server._start(['--listen', '127.0.0.1:0', ...server.argv], timeout);
   return server;
 }
 
@@ -67,6 +66,9 @@ class Tribud {
   }
 
   async _start(argv, timeout) {
+    this.stdout = '';
+    this.port = undefined;
+    this.exitCode = undefined;
     const child = spawn(TRIBUD, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolveExit) =>
@@ -103,9 +105,10 @@ class Tribud {
 
   /** A token signed with this server's secret (DATA_DIR/secret, as text):
    * base64url(claims) "." base64url(HMAC-SHA256). */
-  token({ user, name = user, role = 'student', room, kind = 'coaching', ttl = 3600 }) {
+  token({ user, name = user, role = 'student', room, kind = 'coaching', ttl = 3600, ends }) {
     const secret = readFileSync(join(this.dataDir, 'secret'), 'utf8').trim();
     const claims = { sub: user, name, role, room, kind, exp: Math.floor(Date.now() / 1000) + ttl };
+    if (ends) claims.ends = ends; // end of the booked slot, Unix seconds
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     const sig = createHmac('sha256', Buffer.from(secret, 'utf8')).update(payload).digest('base64url');
     return `${payload}.${sig}`;
@@ -120,6 +123,15 @@ class Tribud {
       this.child.kill('SIGKILL');
       throw err;
     }
+  }
+
+  /** After the server exited (stop() or a kill), starts it again on the
+   * same port with the same data dir (so the same token secret). */
+  async restart({ timeout = 10000 } = {}) {
+    if (this.exitCode === undefined) throw new Error('tribud is still running');
+    const port = this.port;
+    await this._start(['--listen', `127.0.0.1:${port}`, ...this.argv], timeout);
+    if (this.port !== port) throw new Error(`tribud came back on port ${this.port}, not ${port}`);
   }
 
   async cleanup() {
