@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 #define TB__CATALOG_BATCH_MAX 512
 
 /* Current database schema: the number of the last migration this build has. */
-#define TB__CATALOG_SCHEMA_VERSION 3
+#define TB__CATALOG_SCHEMA_VERSION 4
 
 /* Queues SQL (one or more statements, copied) to run on the catalog thread
  * after the writes queued before it have committed. Meant for tests, e.g.

@@ -178,6 +178,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX audit_session ON audit(session_id, id);"
 	/* The mentor filter and the access rule look attendance up by both. */
 	"CREATE INDEX attendance_user_session ON attendance(user, session_id);",
+
+	/* 4: engagement per participant (workshops): time heard as the
+	 * active speaker, hands raised, reading turns. */
+	"ALTER TABLE attendance ADD COLUMN speaking_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attendance ADD COLUMN hands_raised INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attendance ADD COLUMN reading_turns INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == TB__CATALOG_SCHEMA_VERSION);
@@ -211,6 +217,7 @@ enum job_kind {
 	JOB_SESSION_END,
 	JOB_ATTENDANCE_JOIN,
 	JOB_ATTENDANCE_LEAVE,
+	JOB_ATTENDANCE_COUNTERS,
 	JOB_RECORDING_BEGIN,
 	JOB_RECORDING_END,
 	JOB_N_WRITES,
@@ -260,6 +267,11 @@ static const struct statement_def {
 				  " WHERE session_id = ?1 AND participant_id = ?2"
 				  " AND left_ms IS NULL",
 				  3, 0, true},
+	[JOB_ATTENDANCE_COUNTERS] = {"attendance_counters",
+				     "UPDATE attendance SET speaking_ms = ?3, hands_raised = ?4,"
+				     " reading_turns = ?5"
+				     " WHERE session_id = ?1 AND participant_id = ?2",
+				     2, 3, true},
 	[JOB_RECORDING_BEGIN] = {"recording_begin",
 				 "INSERT INTO recordings(path, session_id, participant_id, user,"
 				 " role, kinds, codecs, started_ms, offset_ms)"
@@ -596,7 +608,8 @@ static void report_job(tb_catalog *cat, const job *j)
 {
 	const struct statement_def *def = &statement_defs[j->kind];
 	const char *problem;
-	bool attendance = j->kind == JOB_ATTENDANCE_JOIN || j->kind == JOB_ATTENDANCE_LEAVE;
+	bool attendance = j->kind == JOB_ATTENDANCE_JOIN || j->kind == JOB_ATTENDANCE_LEAVE ||
+			  j->kind == JOB_ATTENDANCE_COUNTERS;
 	bool recording = j->kind == JOB_RECORDING_BEGIN || j->kind == JOB_RECORDING_END;
 
 	if (j->rc != SQLITE_DONE)
@@ -891,6 +904,22 @@ void tb_catalog_attendance_leave(tb_catalog *cat, const char *session_id,
 	g_return_if_fail(cat != NULL);
 	enqueue_write(cat, JOB_ATTENDANCE_LEAVE, left_ms, session_id, participant_id, reason, NULL,
 		      NULL);
+}
+
+void tb_catalog_attendance_counters(tb_catalog *cat, const char *session_id,
+				    const char *participant_id, int64_t speaking_ms,
+				    int64_t hands_raised, int64_t reading_turns)
+{
+	job *j;
+
+	g_return_if_fail(cat != NULL);
+	j = job_new(JOB_ATTENDANCE_COUNTERS);
+	j->num[0] = speaking_ms;
+	j->num[1] = hands_raised;
+	j->num[2] = reading_turns;
+	j->text[0] = g_strdup(session_id);
+	j->text[1] = g_strdup(participant_id);
+	g_async_queue_push(cat->queue, j);
 }
 
 void tb__catalog_exec(tb_catalog *cat, const char *sql)

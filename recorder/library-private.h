@@ -32,6 +32,7 @@ enum tb_library_task_kind {
 	TASK_VOCABULARY,
 	TASK_VOCABULARY_ADD,
 	TASK_OPEN_RECORDING,
+	TASK_ATTENDANCE,
 };
 
 typedef struct tb_library_task {
@@ -100,6 +101,10 @@ void tb__library_run_curate(tb_library_task *t);
 void tb__library_run_audit(tb_library_task *t);
 void tb__library_run_vocabulary(tb_library_task *t);
 void tb__library_run_vocabulary_add(tb_library_task *t);
+
+/* ---- library-attendance.c ---- */
+
+void tb__library_run_attendance(tb_library_task *t);
 
 G_END_DECLS
 

@@ -867,6 +867,9 @@ static gboolean task_run(gpointer data)
 	case TASK_OPEN_RECORDING:
 		run_open_recording(t);
 		break;
+	case TASK_ATTENDANCE:
+		tb__library_run_attendance(t);
+		break;
 	}
 	/* The answer goes back with the task; the reply context frees it. */
 	source = g_idle_source_new();
@@ -952,6 +955,12 @@ void tb_library_audit(tb_library *lib, const tb_library_viewer *viewer, const ch
 		      tb_library_done done, void *user_data)
 {
 	post_session_task(lib, TASK_AUDIT, viewer, session_id, 0, NULL, done, user_data);
+}
+
+void tb_library_attendance(tb_library *lib, const tb_library_viewer *viewer,
+			   const char *session_id, tb_library_done done, void *user_data)
+{
+	post_session_task(lib, TASK_ATTENDANCE, viewer, session_id, 0, NULL, done, user_data);
 }
 
 void tb_library_vocabulary(tb_library *lib, const tb_library_viewer *viewer, tb_library_done done,

@@ -145,6 +145,16 @@ void tb_library_related(tb_library *lib, const tb_library_viewer *viewer, const 
 void tb_library_audit(tb_library *lib, const tb_library_viewer *viewer, const char *session_id,
 		      tb_library_done done, void *user_data);
 
+/* Who attended and how (workshops): body {session_id, participants: [{user,
+ * name, role, present_ms, speaking_ms, speaking_share, hands_raised,
+ * reading_turns, joins, silent}], attendance: [{participant_id, user, name,
+ * role, joined_ms, left_ms, leave_reason, speaking_ms, hands_raised,
+ * reading_turns}]}, one participants entry per user, "silent" when heard
+ * for less than a second. The session's mentors, curators and admins only
+ * (TB_EPERM otherwise). */
+void tb_library_attendance(tb_library *lib, const tb_library_viewer *viewer,
+			   const char *session_id, tb_library_done done, void *user_data);
+
 /* The vocabulary: body {stage: [{value, label}], sector: [...], problem:
  * [...]}. Any viewer. */
 void tb_library_vocabulary(tb_library *lib, const tb_library_viewer *viewer, tb_library_done done,

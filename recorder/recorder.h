@@ -65,6 +65,13 @@ void tb_catalog_attendance_join(tb_catalog *catalog, const char *session_id,
 void tb_catalog_attendance_leave(tb_catalog *catalog, const char *session_id,
 				 const char *participant_id, int64_t left_ms, const char *reason);
 
+/* Queues: the engagement of that participant so far (workshops): SPEAKING_MS
+ * as the active speaker, hands raised, reading turns. Replaces the values
+ * written before; call it before tb_catalog_attendance_leave. */
+void tb_catalog_attendance_counters(tb_catalog *catalog, const char *session_id,
+				    const char *participant_id, int64_t speaking_ms,
+				    int64_t hands_raised, int64_t reading_turns);
+
 /* ---- recordings in the catalog ----
  * A row is keyed by its file's PATH relative to the data dir (unique: the
  * caller names each file once, "<yyyy>/<mm>/<session>/<participant>-<n>.webm"

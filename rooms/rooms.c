@@ -156,9 +156,14 @@ static void participant_remove(tb_participant *p, const char *reason, bool notif
 	tb__room_media_participant_left(p);
 	if (notify_self)
 		p->sink.removed(p->conn, p, reason);
-	if (rooms->catalog)
+	if (rooms->catalog) {
+		tb_participant_counters c;
+		tb_participant_get_counters(p, &c);
+		tb_catalog_attendance_counters(rooms->catalog, room->session_id, p->id,
+					       c.speaking_ms, c.hands_raised, c.reading_turns);
 		tb_catalog_attendance_leave(rooms->catalog, room->session_id, p->id, now_ms(rooms),
 					    reason);
+	}
 	TB_INFO(CAT, "[%s/%s] %s left (%s)", room->id, p->id, p->user, reason);
 	data = json_pack("{s:s, s:s}", "participant_id", p->id, "reason", reason);
 	tb__room_send(room, NULL, "participant-left", data);

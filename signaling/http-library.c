@@ -637,6 +637,11 @@ static int route_sessions(tb_signaling *sig, struct lws *wsi, tb_http_state *htt
 		tb_library_audit(lib, viewer, id, on_library_reply, pending_new(sig, wsi, http));
 		return 0;
 	}
+	if (strcmp(sub, "attendance") == 0) {
+		tb_library_attendance(lib, viewer, id, on_library_reply,
+				      pending_new(sig, wsi, http));
+		return 0;
+	}
 	return tb__http_respond_error(sig, wsi, http, 404, "not-found", "no such API endpoint");
 }
 

@@ -469,3 +469,64 @@ describe('active speaker', () => {
     await m.close();
   });
 });
+
+describe('attendance and engagement', () => {
+  it('records who spoke, who raised a hand and who stayed silent, for mentors and curators only', async () => {
+    const room = freshRoom();
+    const [m, mres] = await srv.connectAndJoin({ user: 'mara', room, kind: 'workshop', role: 'mentor' });
+    assert.equal(mres.ok, true, JSON.stringify(mres));
+    const sessionId = mres.data.room.session_id;
+    assert.match(sessionId, /^[0-9a-f]+$/);
+    const peers = [
+      new Peer({ user: 'lou', room, args: ['--tone-volume', '0.5'] }), // speaks all along
+      new Peer({ user: 'max', room, args: ['--tone-volume', '0.001'] }), // a ghost: there, never heard
+    ];
+    await withPeers(peers, async ([lou]) => {
+      await joined(peers);
+      // Nina joins without media and raises her hand (twice, lowered between).
+      const [nina, nres] = await srv.connectAndJoin({ user: 'nina', room, kind: 'workshop', role: 'student' });
+      assert.equal(nres.ok, true);
+      for (let k = 0; k < 2; k++) {
+        assert.equal((await nina.request('raise-hand')).ok, true);
+        assert.equal((await nina.request('lower-hand')).ok, true);
+      }
+      await m.nextEvent('active-speaker', { timeout: 20000, filter: (d) => d.participant_id === lou.pid });
+      // Three more seconds of Lou as the active speaker.
+      await lou.lines(3);
+      await nina.close();
+    });
+    await m.close();
+    // Everyone has left: the session is over and its rows are written.
+    const curator = srv.sign({ user: 'cora', role: 'curator', room: '*' });
+    let res;
+    for (let tries = 0; tries < 50; tries++) {
+      res = await srv.fetch(`/api/sessions/${sessionId}/attendance`, { token: curator });
+      const lou = res.json?.participants?.find((p) => p.user === 'lou');
+      if (res.status === 200 && lou && lou.speaking_ms > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(res.status, 200, res.text);
+    const by = Object.fromEntries(res.json.participants.map((p) => [p.user, p]));
+    assert.deepEqual(Object.keys(by).sort(), ['lou', 'mara', 'max', 'nina']);
+    assert.ok(by.lou.speaking_ms >= 3000, `lou heard ${by.lou.speaking_ms} ms`);
+    assert.equal(by.lou.silent, false);
+    assert.ok(by.lou.speaking_share > 0 && by.lou.speaking_share <= 1, String(by.lou.speaking_share));
+    assert.ok(by.max.speaking_ms < 1000, `max heard ${by.max.speaking_ms} ms`);
+    assert.equal(by.max.silent, true);
+    assert.ok(by.max.present_ms > 1000, `max present ${by.max.present_ms} ms`);
+    assert.equal(by.nina.hands_raised, 2);
+    assert.equal(by.nina.silent, true);
+    assert.equal(by.lou.hands_raised, 0);
+    assert.ok(res.json.attendance.every((a) => typeof a.left_ms === 'number'), JSON.stringify(res.json.attendance));
+
+    // The session's mentor reads it; a student, or another mentor, may not.
+    const own = await srv.fetch(`/api/sessions/${sessionId}/attendance`, { token: srv.sign({ user: 'mara', role: 'mentor', room: '*' }) });
+    assert.equal(own.status, 200, own.text);
+    const student = await srv.fetch(`/api/sessions/${sessionId}/attendance`, { token: srv.sign({ user: 'max', role: 'student', room: '*' }) });
+    assert.equal(student.status, 403, student.text);
+    const other = await srv.fetch(`/api/sessions/${sessionId}/attendance`, { token: srv.sign({ user: 'otto', role: 'mentor', room: '*' }) });
+    assert.ok([403, 404].includes(other.status), other.text);
+    const missing = await srv.fetch('/api/sessions/0123456789abcdef/attendance', { token: curator });
+    assert.equal(missing.status, 404, missing.text);
+  });
+});

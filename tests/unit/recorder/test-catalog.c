@@ -141,9 +141,9 @@ static void test_open(fixture *f, gconstpointer data)
 	sqlite3 *db = raw_open(f->path);
 
 	g_assert_cmpint(tb_catalog_schema_version(cat), ==, TB__CATALOG_SCHEMA_VERSION);
-	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 3);
+	g_assert_cmpint(TB__CATALOG_SCHEMA_VERSION, ==, 4);
 	assert_row(db, "PRAGMA journal_mode", "wal");
-	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "3|3");
+	assert_row(db, "SELECT count(*), max(version) FROM schema_migrations", "4|4");
 	assert_row(db,
 		   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
 		   " WHERE type = 'table' AND name NOT LIKE 'curation_fts_%' ORDER BY name)",
@@ -173,6 +173,7 @@ static void test_write_read(fixture *f, gconstpointer data)
 	tb_catalog_session_begin(cat, "s1", "room-a", "coaching", 1000);
 	tb_catalog_attendance_join(cat, "s1", "p1", "alice", "Alice", "mentor", 1100);
 	tb_catalog_attendance_join(cat, "s1", "p2", "bob", "Zoë O'Brien; DROP", "student", 1200);
+	tb_catalog_attendance_counters(cat, "s1", "p2", 12345, 2, 1);
 	tb_catalog_attendance_leave(cat, "s1", "p2", 1500, "left");
 	tb_catalog_attendance_leave(cat, "s1", "p1", 1600, "disconnected");
 	tb_catalog_session_end(cat, "s1", 1700);
@@ -198,6 +199,12 @@ static void test_write_read(fixture *f, gconstpointer data)
 		   " WHERE session_id = 's1' AND participant_id = 'p2'",
 		   "bob|Zoë O'Brien; DROP|student|1200|1500|left");
 	assert_row(db, "SELECT count(*) FROM attendance", "2");
+	/* Engagement (migration 4): written for p2, zero by default for p1. */
+	assert_row(db,
+		   "SELECT group_concat(participant_id || ':' || speaking_ms || ':' || hands_raised"
+		   " || ':' || reading_turns, ' ') FROM (SELECT * FROM attendance"
+		   " WHERE session_id = 's1' ORDER BY participant_id)",
+		   "p1:0:0:0 p2:12345:2:1");
 	g_assert_cmpuint(tb_catalog_error_count(cat), ==, 0);
 
 	/* A flush with nothing queued returns too. */
@@ -220,10 +227,10 @@ static void test_reopen(fixture *f, gconstpointer data)
 
 	for (int i = 0; i < 3; i++) {
 		cat = open_catalog(f->path);
-		g_assert_cmpint(tb_catalog_schema_version(cat), ==, 3);
+		g_assert_cmpint(tb_catalog_schema_version(cat), ==, TB__CATALOG_SCHEMA_VERSION);
 		tb_catalog_close(cat);
 	}
-	assert_row(db, "SELECT count(*) FROM schema_migrations", "3");
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "4");
 	g_assert_cmpint(raw_int(db, "SELECT applied_ms FROM schema_migrations WHERE version = 1"), ==,
 			applied_ms);
 	assert_row(db, "SELECT count(*) FROM sessions", "1");
@@ -636,16 +643,19 @@ static void test_migrate_from_1(fixture *f, gconstpointer data)
 	raw_exec(db, "DROP TABLE recordings; DROP TRIGGER sessions_curation;"
 		     " DROP TABLE curation_fts; DROP TABLE curation; DROP TABLE audit;"
 		     " DROP TABLE vocabulary; DROP INDEX attendance_user_session;"
+		     " ALTER TABLE attendance DROP COLUMN speaking_ms;"
+		     " ALTER TABLE attendance DROP COLUMN hands_raised;"
+		     " ALTER TABLE attendance DROP COLUMN reading_turns;"
 		     " DELETE FROM schema_migrations WHERE version >= 2");
 	raw_close(db);
 
 	cat = open_catalog(f->path);
-	g_assert_cmpint(tb_catalog_schema_version(cat), ==, 3);
+	g_assert_cmpint(tb_catalog_schema_version(cat), ==, TB__CATALOG_SCHEMA_VERSION);
 	tb_catalog_recording_begin(cat, "r/old/p1-1.webm", "old", "p1", "alice", "mentor",
 				   "audio", "opus", 1000, 0);
 	tb_catalog_close(cat);
 	db = raw_open(f->path);
-	assert_row(db, "SELECT count(*) FROM schema_migrations", "3");
+	assert_row(db, "SELECT count(*) FROM schema_migrations", "4");
 	assert_row(db, "SELECT id FROM sessions", "old");
 	assert_row(db, "SELECT session_id, visibility FROM curation", "old|confidential");
 	assert_row(db, "SELECT path, state FROM recordings", "r/old/p1-1.webm|recording");
