@@ -46,6 +46,12 @@ typedef struct sources {
 	sources_mute_fn mute;
 	gpointer user_data;
 	gint armed; /* atomic: the mute timer is set */
+	/* The video frame grid (running time of frame n = first + n·fps_d/fps_n
+	 * s), written once by the video probe before any pulse (the first is
+	 * one period in), read by the audio probe: pulses start on a frame. */
+	gint grid_set; /* atomic; the fields below are valid once it is 1 */
+	GstClockTime grid_first;
+	int fps_n, fps_d;
 } sources;
 
 /* Per source pad (one streaming thread): its segment and caps. */
@@ -153,12 +159,28 @@ static void arm_mute(sources *s)
 
 /* ---- the sync pulse ---- */
 
-/* Whether running time RT (ns) lies in a pulse: [k·period, k·period + pulse)
- * for k ≥ 1. */
-static gboolean in_pulse(GstClockTime rt)
+/* The running time at which pulse K (≥ 1) starts: the first video frame at
+ * or after K periods (a live videotestsrc started mid-pipeline puts its
+ * frames anywhere on the clock), or K periods exactly without video. */
+static GstClockTime pulse_start(sources *s, guint64 k)
 {
-	const guint64 period = (guint64)SOURCES_SYNC_PERIOD_MS * GST_MSECOND;
-	return rt >= period && rt % period < (guint64)SOURCES_SYNC_PULSE_MS * GST_MSECOND;
+	GstClockTime at = k * SOURCES_SYNC_PERIOD_MS * GST_MSECOND;
+	if (!g_atomic_int_get(&s->grid_set) || at <= s->grid_first)
+		return at;
+	guint64 step_num = (guint64)s->fps_d * GST_SECOND;
+	guint64 n = gst_util_uint64_scale_ceil(at - s->grid_first, s->fps_n, step_num);
+	return s->grid_first + gst_util_uint64_scale(n, step_num, s->fps_n);
+}
+
+/* Whether running time RT (ns) lies in a pulse. Pulse K starts within a
+ * frame of K periods and is shorter than a period, so K = RT / period. */
+static gboolean in_pulse(sources *s, GstClockTime rt)
+{
+	guint64 k = rt / (SOURCES_SYNC_PERIOD_MS * GST_MSECOND);
+	if (k < 1)
+		return FALSE;
+	GstClockTime start = pulse_start(s, k);
+	return rt >= start && rt < start + SOURCES_SYNC_PULSE_MS * GST_MSECOND;
 }
 
 /* The 8-bit value of each component of FINFO for the colour RGB. */
@@ -225,25 +247,30 @@ static void beep(pad_state *ps, GstBuffer *buf, GstClockTime rt)
 	const guint64 pulse = (guint64)rate * SOURCES_SYNC_PULSE_MS / 1000;
 	guint64 first = gst_util_uint64_scale_round(rt, rate, GST_SECOND);
 	gsize frames = map.size / GST_AUDIO_INFO_BPF(ai);
+	guint64 k = G_MAXUINT64, start = 0; /* the pulse of the current period, in samples */
 	for (gsize i = 0; i < frames; i++) {
 		guint64 n = first + i;
 		double v = 0;
-		if (n >= period && n % period < pulse)
-			v = 0.5 * sin(2 * G_PI * SOURCES_BEEP_HZ * (double)(n % period) / rate);
+		if (n / period != k) {
+			k = n / period;
+			start = k ? gst_util_uint64_scale_round(pulse_start(ps->s, k), rate, GST_SECOND) : G_MAXUINT64;
+		}
+		if (n >= start && n - start < pulse)
+			v = 0.5 * sin(2 * G_PI * SOURCES_BEEP_HZ * (double)(n - start) / rate);
 		for (int c = 0; c < channels; c++) {
-			gsize k = i * channels + c;
+			gsize j = i * channels + c;
 			switch (fmt) {
 			case GST_AUDIO_FORMAT_S16:
-				((gint16 *)map.data)[k] = (gint16)lround(v * 32767);
+				((gint16 *)map.data)[j] = (gint16)lround(v * 32767);
 				break;
 			case GST_AUDIO_FORMAT_S32:
-				((gint32 *)map.data)[k] = (gint32)lround(v * 2147483647.0);
+				((gint32 *)map.data)[j] = (gint32)lround(v * 2147483647.0);
 				break;
 			case GST_AUDIO_FORMAT_F32:
-				((float *)map.data)[k] = (float)v;
+				((float *)map.data)[j] = (float)v;
 				break;
 			case GST_AUDIO_FORMAT_F64:
-				((double *)map.data)[k] = v;
+				((double *)map.data)[j] = v;
 				break;
 			default:
 				break;
@@ -279,7 +306,14 @@ static GstPadProbeReturn source_probe(GstPad *pad, GstPadProbeInfo *info, gpoint
 	GstClockTime rt = gst_segment_to_running_time(&ps->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
 	if (!GST_CLOCK_TIME_IS_VALID(rt))
 		return GST_PAD_PROBE_OK;
-	if (ps->video && !in_pulse(rt))
+	if (ps->video && !g_atomic_int_get(&ps->s->grid_set) && ps->have_info &&
+	    GST_VIDEO_INFO_FPS_N(&ps->vinfo) > 0 && GST_VIDEO_INFO_FPS_D(&ps->vinfo) > 0) {
+		ps->s->grid_first = rt;
+		ps->s->fps_n = GST_VIDEO_INFO_FPS_N(&ps->vinfo);
+		ps->s->fps_d = GST_VIDEO_INFO_FPS_D(&ps->vinfo);
+		g_atomic_int_set(&ps->s->grid_set, 1);
+	}
+	if (ps->video && !in_pulse(ps->s, rt))
 		return GST_PAD_PROBE_OK;
 	buf = gst_buffer_make_writable(buf);
 	GST_PAD_PROBE_INFO_DATA(info) = buf;
