@@ -975,7 +975,8 @@ describe('recording', () => {
     const { probe } = tenSecondCall.files.bob;
     const { flashes_ms: flashes, beeps_ms: beeps } = probe;
     t.diagnostic(`flashes at ${flashes.join(', ')} ms; beeps at ${beeps.join(', ')} ms; video ` +
-      `${probe.video.first_ms}-${probe.video.end_ms}, audio ${probe.audio.first_ms}-${probe.audio.end_ms}`);
+      `${probe.video.first_ms}-${probe.video.end_ms}, audio ${probe.audio.first_ms}-${probe.audio.end_ms}; ` +
+      `timeline jumps ${JSON.stringify(probe.jumps_ms)}, gaps ${JSON.stringify(probe.gaps_ms)}`);
     // Only pulses that both streams fully cover count (a stream may begin
     // or end in the middle of one).
     const from = Math.max(probe.video.first_ms, probe.audio.first_ms) + 250;

@@ -21,7 +21,10 @@
  *    "beeps_ms":[T...]    1 ms windows whose RMS rises past 0.05 (of full
  *                         scale) after at least 100 ms below it,
  *    "gaps_ms":{"video":[[from,to]...],"audio":[...]}  decoded-time holes
- *                         longer than 250 ms}
+ *                         longer than 250 ms,
+ *    "jumps_ms":{"video":[[at,off]...],"audio":[...]}  buffers that start OFF
+ *                         ms away from where the previous one said the next
+ *                         would (video: > 20 ms, audio: > 2 ms; not gaps)}
  * Times are stream times in ms (from the start of the file's timeline).
  * Exit status: 0 when the file decoded to the end, 1 on a decoding error
  * (the JSON then has "error"), 2 on a usage error.
@@ -61,7 +64,9 @@ typedef struct stream {
 	guint decoded;
 	int width, height, rate;
 	double last_decoded_end_ms; /* for gaps */
+	double last_decoded_start_ms;
 	json_t *gaps;
+	json_t *jumps; /* [at, step] where the timeline does not advance as it should */
 } stream;
 
 typedef struct probe {
@@ -119,11 +124,23 @@ static GstPadProbeReturn encoded_probe(GstPad *pad, GstPadProbeInfo *info, gpoin
 
 /* ---- decoded side (appsinks) ---- */
 
+/* Notes a decoded buffer [START_MS, END_MS): a hole longer than GAP_MS
+ * since the previous one is a gap; a step that is not what the previous
+ * buffer's duration said (audio: off by more than 2 ms; video: more than
+ * 20 ms off the frame's duration, from the previous frame's start) is a
+ * jump (the timeline moved). */
 static void note_gap(stream *st, double start_ms, double end_ms)
 {
 	if (st->decoded > 0 && start_ms - st->last_decoded_end_ms > GAP_MS)
 		json_array_append_new(st->gaps, json_pack("[f,f]", st->last_decoded_end_ms, start_ms));
+	if (st->decoded > 0 && json_array_size(st->jumps) < 64) {
+		double off = st->video ? start_ms - st->last_decoded_start_ms - (end_ms - start_ms)
+				       : start_ms - st->last_decoded_end_ms;
+		if (fabs(off) > (st->video ? 20 : 2) && start_ms - st->last_decoded_end_ms <= GAP_MS)
+			json_array_append_new(st->jumps, json_pack("[f,f]", start_ms, off));
+	}
 	st->last_decoded_end_ms = MAX(st->last_decoded_end_ms, end_ms);
+	st->last_decoded_start_ms = start_ms;
 	st->decoded++;
 }
 
@@ -256,6 +273,7 @@ static void on_parsed_pad(GstElement *parsebin, GstPad *pad, gpointer user)
 	st->caps = g_strdup(name);
 	st->codec = gst_pb_utils_get_codec_description(caps);
 	st->gaps = json_array();
+	st->jumps = json_array();
 	gst_caps_unref(caps);
 	g_mutex_lock(&P.lock);
 	g_ptr_array_add(P.streams, st);
@@ -372,6 +390,7 @@ static json_t *report(const char *file, double *at, int n_at)
 		json_object_set_new(out, "duration_ms", json_null());
 	json_t *streams = json_array();
 	json_t *gaps = json_object();
+	json_t *jumps = json_object();
 	for (guint i = 0; i < P.streams->len; i++) {
 		stream *st = g_ptr_array_index(P.streams, i);
 		json_t *js = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:b, s:i}", "type", st->video ? "video" : "audio",
@@ -386,6 +405,7 @@ static json_t *report(const char *file, double *at, int n_at)
 		}
 		json_array_append_new(streams, js);
 		json_object_set(gaps, st->video ? "video" : "audio", st->gaps);
+		json_object_set(jumps, st->video ? "video" : "audio", st->jumps);
 	}
 	json_object_set_new(out, "streams", streams);
 	json_t *ats = json_array();
@@ -400,6 +420,7 @@ static json_t *report(const char *file, double *at, int n_at)
 	json_object_set_new(out, "flashes_ms", flashes());
 	json_object_set_new(out, "beeps_ms", beeps());
 	json_object_set_new(out, "gaps_ms", gaps);
+	json_object_set_new(out, "jumps_ms", jumps);
 	if (P.error)
 		json_object_set_new(out, "error", json_string(P.error));
 	return out;
