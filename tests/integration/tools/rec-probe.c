@@ -65,6 +65,7 @@ typedef struct stream {
 	int width, height, rate;
 	double last_decoded_end_ms; /* for gaps */
 	double last_decoded_start_ms;
+	double last_step_ms; /* video: between the last two frames; < 0 before */
 	json_t *gaps;
 	json_t *jumps; /* [at, step] where the timeline does not advance as it should */
 } stream;
@@ -125,20 +126,21 @@ static GstPadProbeReturn encoded_probe(GstPad *pad, GstPadProbeInfo *info, gpoin
 /* ---- decoded side (appsinks) ---- */
 
 /* Notes a decoded buffer [START_MS, END_MS): a hole longer than GAP_MS
- * since the previous one is a gap; a step that is not what the previous
- * buffer's duration said (audio: off by more than 2 ms; video: more than
- * 20 ms off the frame's duration, from the previous frame's start) is a
- * jump (the timeline moved). */
+ * since the previous one is a gap; otherwise a step that is not what was
+ * due (audio: the previous buffer's end, ± 2 ms; video: the step between
+ * the two frames before, ± 20 ms) is a jump (the timeline moved). */
 static void note_gap(stream *st, double start_ms, double end_ms)
 {
-	if (st->decoded > 0 && start_ms - st->last_decoded_end_ms > GAP_MS)
+	double step = start_ms - st->last_decoded_start_ms;
+	if (st->decoded > 0 && start_ms - st->last_decoded_end_ms > GAP_MS) {
 		json_array_append_new(st->gaps, json_pack("[f,f]", st->last_decoded_end_ms, start_ms));
-	if (st->decoded > 0 && json_array_size(st->jumps) < 64) {
-		double off = st->video ? start_ms - st->last_decoded_start_ms - (end_ms - start_ms)
-				       : start_ms - st->last_decoded_end_ms;
-		if (fabs(off) > (st->video ? 20 : 2) && start_ms - st->last_decoded_end_ms <= GAP_MS)
+	} else if (st->decoded > 0 && json_array_size(st->jumps) < 64) {
+		double off = !st->video ? start_ms - st->last_decoded_end_ms
+					: st->decoded > 1 ? step - st->last_step_ms : 0;
+		if (fabs(off) > (st->video ? 20 : 2))
 			json_array_append_new(st->jumps, json_pack("[f,f]", start_ms, off));
 	}
+	st->last_step_ms = step;
 	st->last_decoded_end_ms = MAX(st->last_decoded_end_ms, end_ms);
 	st->last_decoded_start_ms = start_ms;
 	st->decoded++;
