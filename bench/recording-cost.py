@@ -34,6 +34,7 @@ Usage:
   bench/recording-cost.py [--build DIR] [--ns 1,10,25] [--settle 8]
                           [--window 20] [--publisher synthetic|tribu-client]
                           [--publish-kbps 1000] [--quiet 30] [--json OUT]
+                          [--perf FILE]
 """
 
 import argparse
@@ -177,8 +178,18 @@ def run_one(args, n):
                     'on': on.sample(), 'off': off.sample()}
 
         a = mark()
+        profilers = []
+        if args.perf:  # both tribuds, so the profiles can be compared
+            for srv in servers:
+                profilers.append(subprocess.Popen(
+                    ['perf', 'record', '-q', '-F', '997', '-e', 'cpu-clock', '-g', '-p',
+                     str(srv.proc.pid), '-o', f'{args.perf}.n{n}.{srv.name}'],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(args.window)
         b = mark()
+        for prof in profilers:
+            prof.send_signal(signal.SIGINT)
+            prof.wait(60)
         for s in servers:
             if not s.alive():
                 raise RuntimeError(f'{s.name}: tribud or a publisher exited during the window')
@@ -254,6 +265,9 @@ def main():
                          '(default 30; 100: do not wait)')
     ap.add_argument('--quiet-wait', type=float, default=300)
     ap.add_argument('--json', help='write the rows and the machine to this file')
+    ap.add_argument('--perf', metavar='FILE',
+                    help='perf record (cpu-clock, 997 Hz) each tribud during the window into '
+                         'FILE.nN.on / FILE.nN.off')
     ap.add_argument('--inside', action='store_true', help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
