@@ -663,6 +663,25 @@ function assertColour(got, want, what, tol = 24) {
     `${what}: colour ${JSON.stringify(got)}, sent ${JSON.stringify(want)} (± ${tol} per channel)`);
 }
 
+/**
+ * Lets P publish until its file has been recording for MS (as tribud's
+ * log shows it starting: LOG is watchLog()'s), then stops P. Resolves with
+ * {path, at, recordedMs}: the file, when its recording started here, and
+ * how long it recorded until P's stop. Timed from tribud's log, not from
+ * P's stats: on a loaded machine media can start seconds after DTLS does.
+ */
+async function publishFor(srv, log, p, ms) {
+  const start = await waitFor(() => [...log.seen.values()].find((x) => x.pid === p.pid) ?? false, {
+    timeout: 40000,
+    interval: 50,
+    what: `tribud to log ${p.user}'s recording`,
+  }).catch((err) => assert.fail(`${err.message}\n${srv.stderr.slice(-4000)}`));
+  await pause(start.at + ms - Date.now());
+  assert.ok(!p.exited, `${p.user} is still in the call`);
+  await p.stop();
+  return { ...start, recordedMs: p.stoppedAt - start.at };
+}
+
 let roomSeq = 0;
 const freshRoom = (prefix) => `${prefix}-${process.pid}-${++roomSeq}`;
 
@@ -915,19 +934,20 @@ describe('recording', () => {
   itLogged('a 10 s coaching call: ffprobe and gst-discoverer read VP8 + Opus for 10 s, a keyframe first, the colour sent', { timeout: 180000 }, async (t) => {
     const srv = await start();
     const room = freshRoom('tensec');
+    const log = watchLog(srv, room);
+    const recorded = {};
     const peers = [
       new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--pattern', ALICE_RGB.join(',')] }),
       new Peer(srv, { user: 'bob', room, role: 'student', args: [...EXPECT_ARGS, '--pattern', 'sync'] }),
     ];
     try {
       await untilAllSeeEachOther(peers);
-      // 10 s of file each: the file opens START_DELAY_MS after the first
-      // packet; each leaves when its own time is up.
+      // Each leaves when its file has recorded for 10 s.
       await Promise.all(peers.map(async (p) => {
-        await p.until((s) => s.at >= p.publishedFrom + 10000 + START_DELAY_MS, `${p.user}: 10.5 s of publishing`, 40000);
-        await p.stop();
+        recorded[p.user] = await publishFor(srv, log, p, 10000);
       }));
     } finally {
+      log.stop();
       await stopAll(peers);
     }
     for (const p of peers) assertOk(await p.done, p.user);
@@ -942,14 +962,15 @@ describe('recording', () => {
       assert.ok(row, `no row for ${p.user} (${p.pid}): ${JSON.stringify(rows)}`);
       assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
       const abs = join(srv.dataDir, row.path);
-      const expected = p.stoppedAt - p.publishedFrom - START_DELAY_MS;
+      assert.equal(row.path, recorded[p.user].path, `${who}: the file tribud logged`);
+      const expected = recorded[p.user].recordedMs;
       const { ff, gd } = await assertPlayersRead(abs, who, 10000, 1000);
       const probe = await recProbe(abs, who, [2500, 5000, 7500]);
-      t.diagnostic(`${p.user}: expected ~${expected.toFixed(0)} ms; ffprobe ${ff.durationMs} ms, gst-discoverer ` +
-        `${gd.durationMs} ms, catalog ${row.duration_ms} ms; rec-probe ${JSON.stringify({ ...probe, frames_at: undefined })}`);
+      t.diagnostic(`${p.user}: recorded ${expected.toFixed(0)} ms (${(recorded[p.user].at - p.publishedFrom).toFixed(0)} ms ` +
+        `after its DTLS); ffprobe ${ff.durationMs} ms, gst-discoverer ${gd.durationMs} ms, catalog ${row.duration_ms} ms; rec-probe ${JSON.stringify({ ...probe, frames_at: undefined })}`);
       for (const [tool, v] of [['ffprobe', ff], ['gst-discoverer', gd]]) {
         assert.ok(Math.abs(v.durationMs - expected) <= 1000,
-          `${who}: ${tool} reports ${v.durationMs} ms, but ${p.user} published for ~${expected.toFixed(0)} ms of file`);
+          `${who}: ${tool} reports ${v.durationMs} ms, but it recorded for ${expected.toFixed(0)} ms`);
       }
       assert.equal(probe.video.first_keyframe, true, `${who}: the first video frame is not a keyframe`);
       assert.ok(probe.video.first_ms <= 1000, `${who}: video starts at ${probe.video.first_ms} ms`);
@@ -1001,6 +1022,8 @@ describe('recording', () => {
   itLogged('a workshop with 4 publishers: 4 files, each VP8 + Opus for as long as it published, rows that match', { timeout: 240000 }, async (t) => {
     const srv = await start();
     const room = freshRoom('workshop');
+    const log = watchLog(srv, room);
+    const recorded = {};
     const size = { width: 160, height: 120 };
     const args = ['--width', '160', '--height', '120', '--expect-video-from', '3', '--expect-audio-from', '3',
       '--expect-width', '160', '--expect-height', '120', '--min-frames', '20', '--timeout', '120'];
@@ -1008,9 +1031,12 @@ describe('recording', () => {
       new Peer(srv, { user, room, kind: 'workshop', role: i === 0 ? 'mentor' : 'student', args }));
     try {
       await untilAllSeeEachOther(peers, 120000, { frames: 20, audio: 50, ...size });
-      await Promise.all(peers.map((p) => p.until((s) => s.at >= p.publishedFrom + 6000 + START_DELAY_MS,
-        `${p.user}: 6.5 s of publishing`, 40000)));
+      // Each leaves when its file has recorded for 6 s.
+      await Promise.all(peers.map(async (p) => {
+        recorded[p.user] = await publishFor(srv, log, p, 6000);
+      }));
     } finally {
+      log.stop();
       await stopAll(peers);
     }
     for (const p of peers) assertOk(await p.done, p.user);
@@ -1028,16 +1054,17 @@ describe('recording', () => {
       const row = rows.find((r) => r.participant_id === p.pid);
       assert.ok(row, `no row for ${p.user}`);
       const abs = join(srv.dataDir, row.path);
-      const expected = p.stoppedAt - p.publishedFrom - START_DELAY_MS;
+      const expected = recorded[p.user].recordedMs;
+      assert.equal(row.path, recorded[p.user].path, `${who}: the file tribud logged`);
       assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
       assert.equal(row.session_id, session.id, `${who}: session`);
       assert.equal(row.role, p.user === 'ann' ? 'mentor' : 'student', `${who}: role`);
       assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
       assert.deepEqual(row.codecs.toUpperCase().split(',').sort(), ['OPUS', 'VP8'], `${who}: codecs ${row.codecs}`);
       assert.deepEqual([row.width, row.height], [160, 120], `${who}: resolution`);
-      const { ff, gd } = await assertPlayersRead(abs, who, expected, 1500);
+      const { ff, gd } = await assertPlayersRead(abs, who, expected, 1000);
       const probe = await recProbe(abs, who);
-      t.diagnostic(`${p.user}: expected ~${expected.toFixed(0)} ms; ffprobe ${ff.durationMs}, gst-discoverer ` +
+      t.diagnostic(`${p.user}: recorded ${expected.toFixed(0)} ms; ffprobe ${ff.durationMs}, gst-discoverer ` +
         `${gd.durationMs}, catalog ${row.duration_ms} ms, ${row.bytes} bytes, offset ${row.offset_ms} ms`);
       assert.ok(Math.abs(row.duration_ms - ff.durationMs) <= 500,
         `${who}: catalog duration_ms ${row.duration_ms}, the file lasts ${ff.durationMs} ms`);
@@ -1050,6 +1077,8 @@ describe('recording', () => {
   itLogged('mute for 3 s mid-call: the file plays, covers the whole call with a gap, and its row is complete', { timeout: 150000 }, async (t) => {
     const srv = await start();
     const room = freshRoom('mute');
+    const log = watchLog(srv, room);
+    let recorded;
     const peers = [
       // 3 s after it starts publishing, alice mutes audio and video for 3 s.
       new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--mute-after', '3:3'] }),
@@ -1058,9 +1087,9 @@ describe('recording', () => {
     const [alice] = peers;
     try {
       await untilAllSeeEachOther(peers);
-      await Promise.all(peers.map((p) => p.until((s) => s.at >= p.publishedFrom + 10000 + START_DELAY_MS,
-        `${p.user}: 10.5 s of publishing`, 40000)));
+      recorded = await publishFor(srv, log, alice, 10000);
     } finally {
+      log.stop();
       await stopAll(peers);
     }
     for (const p of peers) assertOk(await p.done, p.user);
@@ -1075,10 +1104,11 @@ describe('recording', () => {
     assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
     const abs = join(srv.dataDir, row.path);
     assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
-    const expected = alice.stoppedAt - alice.publishedFrom - START_DELAY_MS;
+    assert.equal(row.path, recorded.path, `${who}: the file tribud logged`);
+    const expected = recorded.recordedMs;
     const { ff } = await assertPlayersRead(abs, who, expected, 1000);
     const probe = await recProbe(abs, who);
-    t.diagnostic(`${who}: expected ~${expected.toFixed(0)} ms; ffprobe ${ff.durationMs} ms, catalog ` +
+    t.diagnostic(`${who}: recorded ${expected.toFixed(0)} ms; ffprobe ${ff.durationMs} ms, catalog ` +
       `${row.duration_ms} ms; rec-probe ${JSON.stringify({ ...probe, frames_at: undefined })}`);
     assert.ok(Math.abs(row.duration_ms - ff.durationMs) <= 500,
       `${who}: catalog duration_ms ${row.duration_ms}, the file lasts ${ff.durationMs} ms`);
