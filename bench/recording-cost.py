@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing fanout.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fanout import (CLK_TCK, LISTENING, Lines, cpu_stat, machine, metrics,  # noqa: E402
                     proc_cpu_ticks, stop, wait_for, wait_quiet)

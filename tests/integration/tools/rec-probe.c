@@ -43,11 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WINDOW_MS 1
-#define BEEP_RMS 0.05
+#define WINDOW_MS     1
+#define BEEP_RMS      0.05
 #define BEEP_QUIET_MS 100
-#define FLASH_LUMA 128.0
-#define GAP_MS 250
+#define FLASH_LUMA    128.0
+#define GAP_MS        250
 
 typedef struct frame_stat {
 	double pts_ms;
@@ -75,7 +75,7 @@ typedef struct probe {
 	GMainLoop *loop;
 	GstElement *pipeline;
 	GPtrArray *streams;   /* stream * */
-	GArray *frames;	      /* frame_stat, in decode order */
+	GArray *frames;       /* frame_stat, in decode order */
 	GArray *windows;      /* double: sum of squares per WINDOW_MS window */
 	GArray *window_count; /* guint: samples per window */
 	char *error;
@@ -112,7 +112,8 @@ static GstPadProbeReturn encoded_probe(GstPad *pad, GstPadProbeInfo *info, gpoin
 		if (!st->first_seen) {
 			st->first_seen = TRUE;
 			st->first_ms = start;
-			st->first_keyframe = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+			st->first_keyframe =
+				!GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
 			if (st->video && st->caps && strcmp(st->caps, "video/x-vp8") == 0)
 				st->first_keyframe = st->first_keyframe && vp8_keyframe(buf);
 		}
@@ -133,10 +134,12 @@ static void note_gap(stream *st, double start_ms, double end_ms)
 {
 	double step = start_ms - st->last_decoded_start_ms;
 	if (st->decoded > 0 && start_ms - st->last_decoded_end_ms > GAP_MS) {
-		json_array_append_new(st->gaps, json_pack("[f,f]", st->last_decoded_end_ms, start_ms));
+		json_array_append_new(st->gaps,
+				      json_pack("[f,f]", st->last_decoded_end_ms, start_ms));
 	} else if (st->decoded > 0 && json_array_size(st->jumps) < 64) {
-		double off = !st->video ? start_ms - st->last_decoded_end_ms
-					: st->decoded > 1 ? step - st->last_step_ms : 0;
+		double off = !st->video        ? start_ms - st->last_decoded_end_ms
+			     : st->decoded > 1 ? step - st->last_step_ms
+					       : 0;
 		if (fabs(off) > (st->video ? 20 : 2))
 			json_array_append_new(st->jumps, json_pack("[f,f]", start_ms, off));
 	}
@@ -154,7 +157,7 @@ static void video_frame(stream *st, GstSample *sample)
 	if (!gst_video_info_from_caps(&vi, gst_sample_get_caps(sample)) ||
 	    !gst_video_frame_map(&frame, &vi, buf, GST_MAP_READ))
 		return;
-	double sum[3] = { 0, 0, 0 };
+	double sum[3] = {0, 0, 0};
 	guint n = 0;
 	const guint8 *data = GST_VIDEO_FRAME_PLANE_DATA(&frame, 0);
 	int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0);
@@ -167,10 +170,12 @@ static void video_frame(stream *st, GstSample *sample)
 			n++;
 		}
 	}
-	frame_stat fs = { .pts_ms = ns_to_ms(GST_BUFFER_PTS(buf)) };
+	frame_stat fs = {.pts_ms = ns_to_ms(GST_BUFFER_PTS(buf))};
 	for (int c = 0; c < 3; c++)
 		fs.rgb[c] = n ? sum[c] / n : 0;
-	double end = GST_BUFFER_DURATION_IS_VALID(buf) ? fs.pts_ms + ns_to_ms(GST_BUFFER_DURATION(buf)) : fs.pts_ms;
+	double end = GST_BUFFER_DURATION_IS_VALID(buf)
+			     ? fs.pts_ms + ns_to_ms(GST_BUFFER_DURATION(buf))
+			     : fs.pts_ms;
 	g_mutex_lock(&P.lock);
 	st->width = GST_VIDEO_FRAME_WIDTH(&frame);
 	st->height = GST_VIDEO_FRAME_HEIGHT(&frame);
@@ -185,8 +190,8 @@ static void audio_buffer(stream *st, GstSample *sample)
 	GstAudioInfo ai;
 	GstMapInfo map;
 	GstBuffer *buf = gst_sample_get_buffer(sample);
-	if (!gst_audio_info_from_caps(&ai, gst_sample_get_caps(sample)) || !GST_BUFFER_PTS_IS_VALID(buf) ||
-	    !gst_buffer_map(buf, &map, GST_MAP_READ))
+	if (!gst_audio_info_from_caps(&ai, gst_sample_get_caps(sample)) ||
+	    !GST_BUFFER_PTS_IS_VALID(buf) || !gst_buffer_map(buf, &map, GST_MAP_READ))
 		return;
 	int rate = GST_AUDIO_INFO_RATE(&ai);
 	const float *x = (const float *)map.data;
@@ -195,7 +200,8 @@ static void audio_buffer(stream *st, GstSample *sample)
 	guint64 per_window = (guint64)rate * WINDOW_MS / 1000;
 	g_mutex_lock(&P.lock);
 	st->rate = rate;
-	note_gap(st, ns_to_ms(GST_BUFFER_PTS(buf)), ns_to_ms(GST_BUFFER_PTS(buf)) + 1000.0 * n / rate);
+	note_gap(st, ns_to_ms(GST_BUFFER_PTS(buf)),
+		 ns_to_ms(GST_BUFFER_PTS(buf)) + 1000.0 * n / rate);
 	for (gsize i = 0; i < n && per_window > 0; i++) {
 		guint w = (guint)((first + i) / per_window);
 		if (w >= 24u * 3600 * 1000 / WINDOW_MS)
@@ -230,9 +236,11 @@ static void on_decoded_pad(GstElement *decodebin, GstPad *pad, gpointer user)
 {
 	stream *st = user;
 	GstElement *bin = GST_ELEMENT(gst_element_get_parent(decodebin));
-	const char *desc = st->video ? "videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false"
-				     : "audioconvert ! audio/x-raw,format=F32LE,channels=1,layout=interleaved ! "
-				       "appsink name=sink sync=false";
+	const char *desc =
+		st->video
+			? "videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false"
+			: "audioconvert ! audio/x-raw,format=F32LE,channels=1,layout=interleaved ! "
+			  "appsink name=sink sync=false";
 	GError *err = NULL;
 	GstElement *tail = gst_parse_bin_from_description(desc, TRUE, &err);
 	if (!tail) {
@@ -242,14 +250,15 @@ static void on_decoded_pad(GstElement *decodebin, GstPad *pad, gpointer user)
 		return;
 	}
 	GstElement *sink = gst_bin_get_by_name(GST_BIN(tail), "sink");
-	GstAppSinkCallbacks cb = { .new_sample = on_sample };
+	GstAppSinkCallbacks cb = {.new_sample = on_sample};
 	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, st, NULL);
 	g_object_set(sink, "async", FALSE, NULL);
 	gst_object_unref(sink);
 	gst_bin_add(GST_BIN(bin), tail);
 	GstPad *sinkpad = gst_element_get_static_pad(tail, "sink");
 	if (gst_pad_link(pad, sinkpad) != GST_PAD_LINK_OK)
-		g_printerr("rec-probe: cannot link a decoded %s pad\n", st->video ? "video" : "audio");
+		g_printerr("rec-probe: cannot link a decoded %s pad\n",
+			   st->video ? "video" : "audio");
 	gst_object_unref(sinkpad);
 	gst_element_sync_state_with_parent(tail);
 	gst_object_unref(bin);
@@ -286,7 +295,8 @@ static void on_parsed_pad(GstElement *parsebin, GstPad *pad, gpointer user)
 	 * waits for a keyframe); a bounded one would stall the demuxer. */
 	GstElement *queue = gst_element_factory_make("queue", NULL);
 	GstElement *dec = gst_element_factory_make("decodebin", NULL);
-	g_object_set(queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", (guint64)0, NULL);
+	g_object_set(queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", (guint64)0,
+		     NULL);
 	g_signal_connect(dec, "pad-added", G_CALLBACK(on_decoded_pad), st);
 	gst_bin_add_many(GST_BIN(P.pipeline), queue, dec, NULL);
 	gst_element_link(queue, dec);
@@ -309,8 +319,8 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer user)
 		gst_message_parse_error(msg, &err, &dbg);
 		g_mutex_lock(&P.lock);
 		if (!P.error)
-			P.error = g_strdup_printf("%s: %s (%s)", GST_OBJECT_NAME(msg->src), err->message,
-						  dbg ? dbg : "");
+			P.error = g_strdup_printf("%s: %s (%s)", GST_OBJECT_NAME(msg->src),
+						  err->message, dbg ? dbg : "");
 		g_mutex_unlock(&P.lock);
 		g_clear_error(&err);
 		g_free(dbg);
@@ -336,7 +346,8 @@ static double luma(const double rgb[3])
 
 static json_t *rgb_json(const double rgb[3])
 {
-	return json_pack("[f,f,f]", round(rgb[0] * 10) / 10, round(rgb[1] * 10) / 10, round(rgb[2] * 10) / 10);
+	return json_pack("[f,f,f]", round(rgb[0] * 10) / 10, round(rgb[1] * 10) / 10,
+			 round(rgb[2] * 10) / 10);
 }
 
 static json_t *flashes(void)
@@ -379,7 +390,8 @@ static json_t *frame_at(double at_ms)
 	}
 	if (!best)
 		return json_pack("{s:f, s:n, s:n}", "at_ms", at_ms, "pts_ms", "rgb");
-	return json_pack("{s:f, s:f, s:o}", "at_ms", at_ms, "pts_ms", best->pts_ms, "rgb", rgb_json(best->rgb));
+	return json_pack("{s:f, s:f, s:o}", "at_ms", at_ms, "pts_ms", best->pts_ms, "rgb",
+			 rgb_json(best->rgb));
 }
 
 static json_t *report(const char *file, double *at, int n_at)
@@ -395,10 +407,12 @@ static json_t *report(const char *file, double *at, int n_at)
 	json_t *jumps = json_object();
 	for (guint i = 0; i < P.streams->len; i++) {
 		stream *st = g_ptr_array_index(P.streams, i);
-		json_t *js = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:b, s:i}", "type", st->video ? "video" : "audio",
-				       "caps", st->caps, "codec", st->codec ? st->codec : "", "buffers", st->buffers,
-				       "first_ms", st->first_ms, "end_ms", st->end_ms, "first_keyframe",
-				       st->first_keyframe, "decoded", st->decoded);
+		json_t *js =
+			json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:b, s:i}", "type",
+				  st->video ? "video" : "audio", "caps", st->caps, "codec",
+				  st->codec ? st->codec : "", "buffers", st->buffers, "first_ms",
+				  st->first_ms, "end_ms", st->end_ms, "first_keyframe",
+				  st->first_keyframe, "decoded", st->decoded);
 		if (st->video) {
 			json_object_set_new(js, "width", json_integer(st->width));
 			json_object_set_new(js, "height", json_integer(st->height));
@@ -414,7 +428,7 @@ static json_t *report(const char *file, double *at, int n_at)
 	for (int i = 0; i < n_at; i++)
 		json_array_append_new(ats, frame_at(at[i]));
 	json_object_set_new(out, "frames_at", ats);
-	double mean[3] = { 0, 0, 0 };
+	double mean[3] = {0, 0, 0};
 	for (guint i = 0; i < P.frames->len; i++)
 		for (int c = 0; c < 3; c++)
 			mean[c] += g_array_index(P.frames, frame_stat, i).rgb[c] / P.frames->len;
@@ -463,7 +477,8 @@ int main(int argc, char **argv)
 	GstElement *src = gst_element_factory_make("filesrc", NULL);
 	GstElement *parse = gst_element_factory_make("parsebin", NULL);
 	if (!src || !parse) {
-		fprintf(stderr, "rec-probe: filesrc or parsebin missing (gstreamer1.0-plugins-base)\n");
+		fprintf(stderr,
+			"rec-probe: filesrc or parsebin missing (gstreamer1.0-plugins-base)\n");
 		return 1;
 	}
 	g_object_set(src, "location", file, NULL);

@@ -68,9 +68,9 @@ static const struct {
 	const char *name;
 	guint8 rgb[3];
 } colours[] = {
-	{ "black", { 0, 0, 0 } },     { "white", { 255, 255, 255 } }, { "grey", { 128, 128, 128 } },
-	{ "red", { 255, 0, 0 } },     { "green", { 0, 255, 0 } },     { "blue", { 0, 0, 255 } },
-	{ "yellow", { 255, 255, 0 } }, { "cyan", { 0, 255, 255 } },   { "magenta", { 255, 0, 255 } },
+	{"black", {0, 0, 0}},      {"white", {255, 255, 255}}, {"grey", {128, 128, 128}},
+	{"red", {255, 0, 0}},      {"green", {0, 255, 0}},     {"blue", {0, 0, 255}},
+	{"yellow", {255, 255, 0}}, {"cyan", {0, 255, 255}},    {"magenta", {255, 0, 255}},
 };
 
 static gboolean parse_rgb(const char *text, guint8 rgb[3])
@@ -224,12 +224,13 @@ static gboolean fill_frame(GstVideoFrame *frame, const guint8 rgb[3])
 
 static void flash(pad_state *ps, GstBuffer *buf)
 {
-	static const guint8 white[3] = { 255, 255, 255 };
+	static const guint8 white[3] = {255, 255, 255};
 	GstVideoFrame frame;
 	if (!ps->have_info || !gst_video_frame_map(&frame, &ps->vinfo, buf, GST_MAP_WRITE))
 		return;
 	if (!fill_frame(&frame, white))
-		g_printerr("tribu-client: cannot draw a flash in %s\n", GST_VIDEO_INFO_NAME(&ps->vinfo));
+		g_printerr("tribu-client: cannot draw a flash in %s\n",
+			   GST_VIDEO_INFO_NAME(&ps->vinfo));
 	gst_video_frame_unmap(&frame);
 }
 
@@ -241,7 +242,8 @@ static void beep(pad_state *ps, GstBuffer *buf, GstClockTime rt)
 	int rate = GST_AUDIO_INFO_RATE(ai), channels = GST_AUDIO_INFO_CHANNELS(ai);
 	GstAudioFormat fmt = GST_AUDIO_INFO_FORMAT(ai);
 	GstMapInfo map;
-	if (!ps->have_info || rate <= 0 || channels <= 0 || !gst_buffer_map(buf, &map, GST_MAP_WRITE))
+	if (!ps->have_info || rate <= 0 || channels <= 0 ||
+	    !gst_buffer_map(buf, &map, GST_MAP_WRITE))
 		return;
 	const guint64 period = (guint64)rate * SOURCES_SYNC_PERIOD_MS / 1000;
 	const guint64 pulse = (guint64)rate * SOURCES_SYNC_PULSE_MS / 1000;
@@ -253,7 +255,9 @@ static void beep(pad_state *ps, GstBuffer *buf, GstClockTime rt)
 		double v = 0;
 		if (n / period != k) {
 			k = n / period;
-			start = k ? gst_util_uint64_scale_round(pulse_start(ps->s, k), rate, GST_SECOND) : G_MAXUINT64;
+			start = k ? gst_util_uint64_scale_round(pulse_start(ps->s, k), rate,
+								GST_SECOND)
+				  : G_MAXUINT64;
 		}
 		if (n >= start && n - start < pulse)
 			v = 0.5 * sin(2 * G_PI * SOURCES_BEEP_HZ * (double)(n - start) / rate);
@@ -294,7 +298,8 @@ static GstPadProbeReturn source_probe(GstPad *pad, GstPadProbeInfo *info, gpoint
 			ps->have_info = ps->video ? gst_video_info_from_caps(&ps->vinfo, caps)
 						  : gst_audio_info_from_caps(&ps->ainfo, caps);
 			if (!ps->have_info)
-				g_printerr("tribu-client: the %s source has caps the sync pattern cannot draw on\n",
+				g_printerr("tribu-client: the %s source has caps the sync pattern "
+					   "cannot draw on\n",
 					   ps->video ? "video" : "audio");
 		}
 		return GST_PAD_PROBE_OK;
@@ -303,7 +308,8 @@ static GstPadProbeReturn source_probe(GstPad *pad, GstPadProbeInfo *info, gpoint
 	if (ps->s->kind != PATTERN_SYNC)
 		return GST_PAD_PROBE_OK;
 	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-	GstClockTime rt = gst_segment_to_running_time(&ps->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+	GstClockTime rt =
+		gst_segment_to_running_time(&ps->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
 	if (!GST_CLOCK_TIME_IS_VALID(rt))
 		return GST_PAD_PROBE_OK;
 	if (ps->video && !g_atomic_int_get(&ps->s->grid_set) && ps->have_info &&
@@ -333,8 +339,8 @@ static void watch_source(sources *s, GstElement *src, gboolean video)
 	ps->s = s;
 	ps->video = video;
 	gst_segment_init(&ps->segment, GST_FORMAT_TIME);
-	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, source_probe, ps,
-			  g_free);
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+			  source_probe, ps, g_free);
 	gst_object_unref(pad);
 }
 
@@ -349,28 +355,32 @@ static void on_element_added(GstBin *pipeline, GstBin *bin, GstElement *element,
 	if (!video && strcmp(name, "audiotestsrc") != 0)
 		return;
 	if (video && s->kind != PATTERN_BALL) {
-		const guint8 *rgb = s->kind == PATTERN_SYNC ? (const guint8[3]){ 0, 0, 0 } : s->rgb;
+		const guint8 *rgb = s->kind == PATTERN_SYNC ? (const guint8[3]){0, 0, 0} : s->rgb;
 		gst_util_set_object_arg(G_OBJECT(element), "pattern", "solid-color");
-		g_object_set(element, "foreground-color",
-			     (guint)(0xff000000u | (guint)rgb[0] << 16 | (guint)rgb[1] << 8 | rgb[2]), NULL);
+		g_object_set(
+			element, "foreground-color",
+			(guint)(0xff000000u | (guint)rgb[0] << 16 | (guint)rgb[1] << 8 | rgb[2]),
+			NULL);
 	} else if (!video && s->kind == PATTERN_SYNC) {
 		gst_util_set_object_arg(G_OBJECT(element), "wave", "silence");
 	}
 	watch_source(s, element, video);
 }
 
-gboolean sources_install(GstElement *pipeline, const char *pattern, const char *mute_after, sources_mute_fn mute,
-			 gpointer user_data, char **error)
+gboolean sources_install(GstElement *pipeline, const char *pattern, const char *mute_after,
+			 sources_mute_fn mute, gpointer user_data, char **error)
 {
 	sources *s = g_new0(sources, 1); /* lives as long as the process */
 	if (!parse_pattern(s, pattern)) {
-		*error = g_strdup_printf("--pattern takes ball, sync, a colour name or R,G,B (0..255), not %s",
-					 pattern);
+		*error = g_strdup_printf(
+			"--pattern takes ball, sync, a colour name or R,G,B (0..255), not %s",
+			pattern);
 		g_free(s);
 		return FALSE;
 	}
 	if (!parse_mute(s, mute_after) || (mute_after && !mute)) {
-		*error = g_strdup_printf("--mute-after takes S or S:D (seconds, 0..3600), not %s", mute_after);
+		*error = g_strdup_printf("--mute-after takes S or S:D (seconds, 0..3600), not %s",
+					 mute_after);
 		g_free(s);
 		return FALSE;
 	}

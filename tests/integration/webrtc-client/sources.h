@@ -10,8 +10,8 @@
  * period, and last SOURCES_SYNC_PULSE_MS; between them the video is black
  * and the audio silent. */
 #define SOURCES_SYNC_PERIOD_MS 2000
-#define SOURCES_SYNC_PULSE_MS 200
-#define SOURCES_BEEP_HZ 1000
+#define SOURCES_SYNC_PULSE_MS  200
+#define SOURCES_BEEP_HZ        1000
 
 /* Called on the main thread with TRUE when --mute-after is due and with
  * FALSE when its unmute is; the caller sends the signaling requests. */
@@ -32,7 +32,7 @@ typedef void (*sources_mute_fn)(gboolean muted, gpointer user_data);
  * is wrong. PIPELINE: transfer none, must outlive the sources. Main thread,
  * once, before any source is added.
  */
-gboolean sources_install(GstElement *pipeline, const char *pattern, const char *mute_after, sources_mute_fn mute,
-			 gpointer user_data, char **error);
+gboolean sources_install(GstElement *pipeline, const char *pattern, const char *mute_after,
+			 sources_mute_fn mute, gpointer user_data, char **error);
 
 #endif
