@@ -15,12 +15,18 @@
 //   gst-launch-1.0 filesrc ! matroskademux ! {vp8dec,opusdec} ! fakesink
 // must exit 0 and decode both streams, nearly every frame (basesink's debug
 // log gives each decoded buffer's timestamps, so the playable duration);
-// the duration the file states (Segment > Info > Duration, what
-// gst-discoverer and ffprobe report), its tracks and its blocks are read by
-// a small EBML reader below (gst-discoverer-1.0 is not installed here). The
-// catalog is read with the sqlite3 command-line tool. Needs gst-launch-1.0,
-// the vp8dec/opusdec/matroskademux plugins (the same that tribud's recorder
-// and tribu-client use) and sqlite3.
+// the duration the file states (Segment > Info > Duration), its tracks and
+// its blocks are read by a small EBML reader below. What players report is
+// asked of the players' own probes, ffprobe and gst-discoverer-1.0 (codecs,
+// duration). What a viewer sees and hears is measured by rec-probe
+// (tools/rec-probe.c, $REC_PROBE): it decodes the file and gives the first
+// video frame's keyframe flag, the mean colour of frames, and the instants
+// of the flashes and beeps that `tribu-client --pattern sync` sends at the
+// same moments (A/V sync). The catalog is read with the sqlite3
+// command-line tool. Needs gst-launch-1.0, gst-discoverer-1.0 (Debian's
+// gstreamer1.0-plugins-base-apps), ffprobe (ffmpeg), the
+// vp8dec/opusdec/matroskademux plugins (the same that tribud's recorder and
+// tribu-client use) and sqlite3 (scripts/setup installs them all).
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { makeTempDirs, startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { REC_PROBE, TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
@@ -72,8 +78,9 @@ before(() => {
     existsSync(TRIBU_CLIENT),
     `no tribu-client at ${TRIBU_CLIENT}: build it (tests/integration/webrtc-client) or set TRIBU_CLIENT`,
   );
-  for (const tool of ['gst-launch-1.0', 'sqlite3'])
-    assert.ok(which(tool), `${tool} is needed to check the recordings and is not installed`);
+  for (const tool of ['gst-launch-1.0', 'gst-discoverer-1.0', 'ffprobe', 'sqlite3'])
+    assert.ok(which(tool), `${tool} is needed to check the recordings and is not installed (scripts/setup)`);
+  assert.ok(existsSync(REC_PROBE), `no rec-probe at ${REC_PROBE}: build it (tests/integration/tools) or set REC_PROBE`);
 });
 
 after(async () => {
@@ -259,13 +266,13 @@ function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {
   return r.audio_buffers >= audio;
 }
 
-/** Waits until every peer decodes every other one. */
-async function untilAllSeeEachOther(peers, timeout = 60000) {
+/** Waits until every peer decodes every other one (EXPECT: as sees()). */
+async function untilAllSeeEachOther(peers, timeout = 60000, expect = {}) {
   await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, 'join', 30000)));
   await Promise.all(
     peers.map((p) => {
       const others = peers.filter((o) => o !== p);
-      return p.until((s) => others.every((o) => sees(s, o.pid)),
+      return p.until((s) => others.every((o) => sees(s, o.pid, expect)),
         `${p.user} to receive ${others.map((o) => o.user).join(', ')}`, timeout);
     }),
   );
@@ -570,6 +577,111 @@ function watchLog(srv, room) {
   return { seen, stop: () => clearInterval(timer) };
 }
 
+
+/* ---- what players and viewers get from a file ---- */
+
+/** Runs CMD ARGS; resolves with {code, stdout, stderr} (never rejects). */
+function run(cmd, args, { timeout = 60000 } = {}) {
+  return new Promise((resolveRun) => {
+    execFile(cmd, args, { timeout, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : `${err.signal ?? err.code}`) : 0;
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+/** What ffprobe reads in PATH: {codecs: ['audio:opus', 'video:vp8'] (sorted),
+ * durationMs (the container's), raw}. */
+async function ffprobe(path) {
+  const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,codec_name',
+    '-of', 'json', path]);
+  assert.equal(r.code, 0, `ffprobe cannot read ${path} (exit ${r.code}): ${r.stderr}`);
+  const j = JSON.parse(r.stdout);
+  return {
+    codecs: (j.streams ?? []).map((st) => `${st.codec_type}:${st.codec_name}`).sort(),
+    durationMs: j.format?.duration === undefined ? NaN : Number(j.format.duration) * 1000,
+    raw: `${r.stdout}${r.stderr}`,
+  };
+}
+
+/** What gst-discoverer-1.0 reads in PATH: {codecs: ['audio:Opus',
+ * 'video:VP8'] (sorted), durationMs, raw}. */
+async function discover(path) {
+  const r = await run('gst-discoverer-1.0', [path]);
+  const raw = `${r.stdout}${r.stderr}`;
+  assert.equal(r.code, 0, `gst-discoverer-1.0 cannot read ${path} (exit ${r.code}): ${raw}`);
+  const d = raw.match(/Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/);
+  return {
+    codecs: [...raw.matchAll(/^\s+(video|audio) #\d+: (.+)$/gm)].map((m) => `${m[1]}:${m[2].trim()}`).sort(),
+    durationMs: d ? (Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3])) * 1000 : NaN,
+    raw,
+  };
+}
+
+/** Asserts that ffprobe and gst-discoverer both read PATH as VP8 + Opus
+ * lasting EXPECTED_MS ± TOL_MS; returns {ff, gd}. */
+async function assertPlayersRead(path, who, expectedMs, tolMs = 1000) {
+  const [ff, gd] = await Promise.all([ffprobe(path), discover(path)]);
+  assert.deepEqual(ff.codecs, ['audio:opus', 'video:vp8'], `${who}: ffprobe's streams\n${ff.raw}`);
+  assert.deepEqual(gd.codecs, ['audio:Opus', 'video:VP8'], `${who}: gst-discoverer's streams\n${gd.raw}`);
+  for (const [tool, v] of [['ffprobe', ff], ['gst-discoverer', gd]]) {
+    assert.ok(Math.abs(v.durationMs - expectedMs) <= tolMs,
+      `${who}: ${tool} reports ${v.durationMs} ms, expected ${expectedMs.toFixed(0)} ± ${tolMs}\n${v.raw}`);
+  }
+  return { ff, gd };
+}
+
+/**
+ * What rec-probe (tools/rec-probe.c) sees when it decodes PATH, with the
+ * colour of the frames shown at AT (ms): its JSON plus `video` and `audio`
+ * (the stream entries). Asserts that it decoded the whole file, one VP8
+ * and one Opus stream, nearly every video frame.
+ */
+async function recProbe(path, who, at = []) {
+  const r = await run(REC_PROBE, [path, ...at.flatMap((ms) => ['--at', String(ms)])], { timeout: 120000 });
+  let j;
+  try {
+    j = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    assert.fail(`${who}: rec-probe ${path} exited ${r.code} without its JSON:\n${r.stdout}\n${r.stderr.slice(-3000)}`);
+  }
+  assert.equal(r.code, 0, `${who}: rec-probe could not decode ${path}: ${j.error}\n${r.stderr.slice(-3000)}`);
+  j.video = j.streams.find((st) => st.type === 'video');
+  j.audio = j.streams.find((st) => st.type === 'audio');
+  const text = JSON.stringify({ ...j, frames_at: undefined });
+  assert.deepEqual(j.streams.map((st) => `${st.type}:${st.codec}`).sort(), ['audio:Opus', 'video:VP8'],
+    `${who}: rec-probe's streams: ${text}`);
+  assert.ok(j.video.decoded >= 0.9 * j.video.buffers && j.video.decoded > 0,
+    `${who}: ${j.video.decoded} of ${j.video.buffers} video frames decode: ${text}`);
+  assert.ok(j.audio.decoded > 0, `${who}: no audio decodes: ${text}`);
+  return j;
+}
+
+/** Asserts that colour GOT ([r, g, b], 0..255) is WANT within TOL per channel. */
+function assertColour(got, want, what, tol = 24) {
+  assert.ok(Array.isArray(got) && got.every((c, i) => Math.abs(c - want[i]) <= tol),
+    `${what}: colour ${JSON.stringify(got)}, sent ${JSON.stringify(want)} (± ${tol} per channel)`);
+}
+
+/**
+ * Lets P publish until its file has been recording for MS (as tribud's
+ * log shows it starting: LOG is watchLog()'s), then stops P. Resolves with
+ * {path, at, recordedMs}: the file, when its recording started here, and
+ * how long it recorded until P's stop. Timed from tribud's log, not from
+ * P's stats: on a loaded machine media can start seconds after DTLS does.
+ */
+async function publishFor(srv, log, p, ms) {
+  const start = await waitFor(() => [...log.seen.values()].find((x) => x.pid === p.pid) ?? false, {
+    timeout: 40000,
+    interval: 50,
+    what: `tribud to log ${p.user}'s recording`,
+  }).catch((err) => assert.fail(`${err.message}\n${srv.stderr.slice(-4000)}`));
+  await pause(start.at + ms - Date.now());
+  assert.ok(!p.exited, `${p.user} is still in the call`);
+  await p.stop();
+  return { ...start, recordedMs: p.stoppedAt - start.at };
+}
+
 let roomSeq = 0;
 const freshRoom = (prefix) => `${prefix}-${process.pid}-${++roomSeq}`;
 
@@ -808,6 +920,224 @@ describe('recording', () => {
     }
     assert.ok(readFileSync(join(srv.dataDir, 'recordings', yyyy), 'utf8').startsWith('not a directory'),
       'the file in the way was left alone');
+    await discard(srv);
+  });
+
+  /* A 10 s call: alice sends one colour, bob the sync pattern (a white
+   * flash and a 1 kHz beep at the same instants every 2 s: sources.c).
+   * The first test checks both files as players read them; the second
+   * checks bob's for A/V sync. */
+  const ALICE_RGB = [40, 160, 220];
+  const SYNC_PERIOD_MS = 2000;
+  let tenSecondCall;
+
+  itLogged('a 10 s coaching call: ffprobe and gst-discoverer read VP8 + Opus for 10 s, a keyframe first, the colour sent', { timeout: 180000 }, async (t) => {
+    const srv = await start();
+    const room = freshRoom('tensec');
+    const log = watchLog(srv, room);
+    const recorded = {};
+    const peers = [
+      new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--pattern', ALICE_RGB.join(',')] }),
+      new Peer(srv, { user: 'bob', room, role: 'student', args: [...EXPECT_ARGS, '--pattern', 'sync'] }),
+    ];
+    try {
+      await untilAllSeeEachOther(peers);
+      // Each leaves when its file has recorded for 10 s.
+      await Promise.all(peers.map(async (p) => {
+        recorded[p.user] = await publishFor(srv, log, p, 10000);
+      }));
+    } finally {
+      log.stop();
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+
+    const rows = recordingRows(srv.dataDir);
+    assert.equal(rows.length, 2, `two recordings rows: ${JSON.stringify(rows, null, 1)}`);
+    const files = {};
+    for (const p of peers) {
+      const who = `${p.user}'s recording`;
+      const row = rows.find((r) => r.participant_id === p.pid);
+      assert.ok(row, `no row for ${p.user} (${p.pid}): ${JSON.stringify(rows)}`);
+      assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
+      const abs = join(srv.dataDir, row.path);
+      assert.equal(row.path, recorded[p.user].path, `${who}: the file tribud logged`);
+      const expected = recorded[p.user].recordedMs;
+      const { ff, gd } = await assertPlayersRead(abs, who, 10000, 1000);
+      const probe = await recProbe(abs, who, [2500, 5000, 7500]);
+      t.diagnostic(`${p.user}: recorded ${expected.toFixed(0)} ms (${(recorded[p.user].at - p.publishedFrom).toFixed(0)} ms ` +
+        `after its DTLS); ffprobe ${ff.durationMs} ms, gst-discoverer ${gd.durationMs} ms, catalog ${row.duration_ms} ms; rec-probe ${JSON.stringify({ ...probe, frames_at: undefined })}`);
+      for (const [tool, v] of [['ffprobe', ff], ['gst-discoverer', gd]]) {
+        assert.ok(Math.abs(v.durationMs - expected) <= 1000,
+          `${who}: ${tool} reports ${v.durationMs} ms, but it recorded for ${expected.toFixed(0)} ms`);
+      }
+      assert.equal(probe.video.first_keyframe, true, `${who}: the first video frame is not a keyframe`);
+      assert.ok(probe.video.first_ms <= 1000, `${who}: video starts at ${probe.video.first_ms} ms`);
+      assert.ok(probe.audio.first_ms <= 1000, `${who}: audio starts at ${probe.audio.first_ms} ms`);
+      assert.deepEqual([probe.video.width, probe.video.height], [320, 240], `${who}: decoded size`);
+      files[p.user] = { abs, row, probe, expected };
+    }
+    // What alice sent is what a viewer sees, at any instant.
+    const alice = files.alice.probe;
+    for (const f of alice.frames_at) assertColour(f.rgb, ALICE_RGB, `alice's frame at ${f.at_ms} ms (pts ${f.pts_ms})`);
+    assertColour(alice.mean_rgb, ALICE_RGB, "the mean of alice's frames");
+    assert.deepEqual(alice.flashes_ms, [], "alice's solid colour has no flash");
+    // bob's frames are black or a white flash, never alice's colour.
+    for (const f of files.bob.probe.frames_at) {
+      assert.ok(f.rgb.every((c) => c <= 24) || f.rgb.every((c) => c >= 231),
+        `bob's frame at ${f.at_ms} ms is neither black nor white: ${JSON.stringify(f.rgb)}`);
+    }
+    tenSecondCall = { srv, files };
+  });
+
+  itLogged('A/V sync: in the file, every flash and its beep start within 50 ms of each other', { timeout: 60000 }, async (t) => {
+    assert.ok(tenSecondCall, 'the 10 s call (the test above) recorded nothing to check');
+    const { probe } = tenSecondCall.files.bob;
+    const { flashes_ms: flashes, beeps_ms: beeps } = probe;
+    t.diagnostic(`flashes at ${flashes.join(', ')} ms; beeps at ${beeps.join(', ')} ms; video ` +
+      `${probe.video.first_ms}-${probe.video.end_ms}, audio ${probe.audio.first_ms}-${probe.audio.end_ms}; ` +
+      `timeline jumps ${JSON.stringify(probe.jumps_ms)}, gaps ${JSON.stringify(probe.gaps_ms)}`);
+    // Only pulses that both streams fully cover count (a stream may begin
+    // or end in the middle of one).
+    const from = Math.max(probe.video.first_ms, probe.audio.first_ms) + 250;
+    const to = Math.min(probe.video.end_ms, probe.audio.end_ms) - 250;
+    const inside = (ms) => ms >= from && ms <= to;
+    const f = flashes.filter(inside);
+    const b = beeps.filter(inside);
+    assert.ok(f.length >= 3, `at least 3 flashes in ~10 s of file (one every ${SYNC_PERIOD_MS} ms): ${flashes}`);
+    for (let i = 1; i < f.length; i++) {
+      assert.ok(Math.abs(f[i] - f[i - 1] - SYNC_PERIOD_MS) <= 100,
+        `flashes ${f[i - 1]} and ${f[i]} ms are not ${SYNC_PERIOD_MS} ms apart: ${flashes}`);
+    }
+    assert.equal(b.length, f.length, `as many beeps as flashes between ${from} and ${to} ms: flashes ${f}, beeps ${b}`);
+    const offsets = f.map((ms, i) => b[i] - ms);
+    t.diagnostic(`beep - flash: ${offsets.map((o) => o.toFixed(1)).join(', ')} ms`);
+    for (const [i, o] of offsets.entries()) {
+      assert.ok(Math.abs(o) <= 50, `flash at ${f[i]} ms, its beep at ${b[i]} ms: ${o.toFixed(1)} ms apart (> 50)`);
+    }
+    await discard(tenSecondCall.srv);
+  });
+
+  itLogged('a workshop with 4 publishers: 4 files, each VP8 + Opus for as long as it published, rows that match', { timeout: 240000 }, async (t) => {
+    const srv = await start();
+    const room = freshRoom('workshop');
+    const log = watchLog(srv, room);
+    const recorded = {};
+    const size = { width: 160, height: 120 };
+    const args = ['--width', '160', '--height', '120', '--expect-video-from', '3', '--expect-audio-from', '3',
+      '--expect-width', '160', '--expect-height', '120', '--min-frames', '20', '--timeout', '120'];
+    const peers = ['ann', 'ben', 'cat', 'dan'].map((user, i) =>
+      new Peer(srv, { user, room, kind: 'workshop', role: i === 0 ? 'mentor' : 'student', args }));
+    try {
+      await untilAllSeeEachOther(peers, 120000, { frames: 20, audio: 50, ...size });
+      // Each leaves when its file has recorded for 6 s.
+      await Promise.all(peers.map(async (p) => {
+        recorded[p.user] = await publishFor(srv, log, p, 6000);
+      }));
+    } finally {
+      log.stop();
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+
+    const [session] = sql(srv.dataDir, `SELECT * FROM sessions WHERE room_id = ${quote(room)}`);
+    assert.ok(session, `no session for ${room}`);
+    const [yyyy, mm] = yearMonth(session.started_ms);
+    const rows = recordingRows(srv.dataDir);
+    assert.deepEqual(filesUnder(join(srv.dataDir, 'recordings')),
+      peers.map((p) => `${yyyy}/${mm}/${session.id}/${p.pid}-0.webm`).sort(), 'one file per publisher');
+    assert.equal(rows.length, 4, `four rows: ${JSON.stringify(rows, null, 1)}`);
+    for (const p of peers) {
+      const who = `${p.user}'s recording`;
+      const row = rows.find((r) => r.participant_id === p.pid);
+      assert.ok(row, `no row for ${p.user}`);
+      const abs = join(srv.dataDir, row.path);
+      const expected = recorded[p.user].recordedMs;
+      assert.equal(row.path, recorded[p.user].path, `${who}: the file tribud logged`);
+      assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
+      assert.equal(row.session_id, session.id, `${who}: session`);
+      assert.equal(row.role, p.user === 'ann' ? 'mentor' : 'student', `${who}: role`);
+      assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
+      assert.deepEqual(row.codecs.toUpperCase().split(',').sort(), ['OPUS', 'VP8'], `${who}: codecs ${row.codecs}`);
+      assert.deepEqual([row.width, row.height], [160, 120], `${who}: resolution`);
+      const { ff, gd } = await assertPlayersRead(abs, who, expected, 1000);
+      const probe = await recProbe(abs, who);
+      t.diagnostic(`${p.user}: recorded ${expected.toFixed(0)} ms; ffprobe ${ff.durationMs}, gst-discoverer ` +
+        `${gd.durationMs}, catalog ${row.duration_ms} ms, ${row.bytes} bytes, offset ${row.offset_ms} ms`);
+      assert.ok(Math.abs(row.duration_ms - ff.durationMs) <= 500,
+        `${who}: catalog duration_ms ${row.duration_ms}, the file lasts ${ff.durationMs} ms`);
+      assert.equal(probe.video.first_keyframe, true, `${who}: the first video frame is not a keyframe`);
+      assert.deepEqual([probe.video.width, probe.video.height], [160, 120], `${who}: decoded size`);
+    }
+    await discard(srv);
+  });
+
+  itLogged('mute for 3 s mid-call: the file plays, covers the whole call with a gap, and its row is complete', { timeout: 150000 }, async (t) => {
+    const srv = await start();
+    const room = freshRoom('mute');
+    const log = watchLog(srv, room);
+    let recorded;
+    let muted;
+    const peers = [
+      // 4 s after its sources start, alice mutes audio and video for 3 s.
+      new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--mute-after', '4:3'] }),
+      new Peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
+    ];
+    const [alice] = peers;
+    /* When alice logs (un)muting (she sends the requests then), watched
+     * from now on. */
+    const logged = (re, what) => waitFor(() => re.test(alice.stderr) && Date.now(), {
+      timeout: 60000,
+      interval: 20,
+      what: `alice to log ${what}`,
+    });
+    const muting = logged(/tribu-client: muting audio/, 'muting');
+    const unmuting = logged(/tribu-client: unmuting audio/, 'unmuting');
+    muting.catch(() => {});
+    unmuting.catch(() => {});
+    try {
+      await untilAllSeeEachOther(peers);
+      const [mutedAt, unmutedAt] = await Promise.all([muting, unmuting])
+        .catch((err) => assert.fail(`${err.message}\n${alice.stderr.slice(-3000)}`));
+      const [start] = [...log.seen.values()].filter((x) => x.pid === alice.pid);
+      assert.ok(start && mutedAt > start.at + 500,
+        `alice muted (${mutedAt}) before her recording started (${start?.at}): the machine is too slow for this test`);
+      muted = { from: mutedAt - start.at, to: unmutedAt - start.at };
+      // Then the call goes on for at least 3 s, and 10 s of recording.
+      recorded = await publishFor(srv, log, alice, Math.max(10000, unmutedAt + 3000 - start.at));
+    } finally {
+      log.stop();
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    await stopCleanly(srv);
+
+    const rows = recordingRows(srv.dataDir);
+    const row = rows.find((r) => r.participant_id === alice.pid);
+    assert.ok(row, `no row for alice: ${JSON.stringify(rows)}`);
+    const who = "alice's recording (muted 3 s)";
+    assert.equal(row.state, 'complete', `${who}: ${JSON.stringify(row)}`);
+    const abs = join(srv.dataDir, row.path);
+    assert.equal(row.bytes, statSync(abs).size, `${who}: bytes = the file's size`);
+    assert.equal(row.path, recorded.path, `${who}: the file tribud logged`);
+    const expected = recorded.recordedMs;
+    const { ff } = await assertPlayersRead(abs, who, expected, 1000);
+    const probe = await recProbe(abs, who);
+    t.diagnostic(`${who}: recorded ${expected.toFixed(0)} ms, muted from ${muted.from} to ${muted.to} ms; ffprobe ${ff.durationMs} ms, catalog ` +
+      `${row.duration_ms} ms; rec-probe ${JSON.stringify({ ...probe, frames_at: undefined })}`);
+    assert.ok(Math.abs(row.duration_ms - ff.durationMs) <= 500,
+      `${who}: catalog duration_ms ${row.duration_ms}, the file lasts ${ff.durationMs} ms`);
+    // The video plays to the end of the call, with a hole where it was muted.
+    assert.ok(Math.abs(probe.video.end_ms - expected) <= 1000, `${who}: video ends at ${probe.video.end_ms} ms`);
+    // (within a second: the file's timeline starts at its first packet, the
+    // requests take a moment, and the recorder waits for a keyframe after
+    // the unmute).
+    const holes = probe.gaps_ms.video.filter(([a, b]) => Math.abs(a - muted.from) <= 1000 &&
+      Math.abs(b - muted.to) <= 1000);
+    assert.equal(holes.length, 1, `${who}: one hole in the video from ~${muted.from} to ~${muted.to} ms ` +
+      `(when alice was muted), got ${JSON.stringify(probe.gaps_ms.video)}`);
     await discard(srv);
   });
 });

@@ -1,6 +1,6 @@
-// Shared by the media tests: where the WebRTC test client is, and the check
-// that the test runs in a network namespace holding only loopback (media
-// must never leave the machine).
+// Shared by the media tests: where the WebRTC test client and the recording
+// probe are, and the check that the test runs in a network namespace holding
+// only loopback (media must never leave the machine).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -13,6 +13,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const TRIBU_CLIENT = process.env.TRIBU_CLIENT
   ? resolve(process.env.TRIBU_CLIENT)
   : resolve(here, '..', '..', '..', 'build', 'tests', 'integration', 'webrtc-client', 'tribu-client');
+
+/** The rec-probe tool (tools/rec-probe.c): $REC_PROBE (meson sets it), else the default build dir. */
+export const REC_PROBE = process.env.REC_PROBE
+  ? resolve(process.env.REC_PROBE)
+  : resolve(here, '..', '..', '..', 'build', 'tests', 'integration', 'tools', 'rec-probe');
 
 /** Fails unless this process sees no network interface but `lo` (up). */
 export function assertLoopbackOnly() {

@@ -109,6 +109,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sources.h"
 #include "tone.h"
 
 #define VIDEO_PT 96
@@ -136,6 +137,8 @@ typedef struct options {
 	gboolean stats;
 	gboolean verbose;
 	gboolean selftest;
+	char *pattern;
+	char *mute_after;
 } options;
 
 /* ---- state ---- */
@@ -2240,6 +2243,15 @@ static gpointer watchdog(gpointer code)
 	return NULL;
 }
 
+/* --mute-after (sources.c): the mute request for both kinds. */
+static void send_mute(gboolean muted, gpointer user)
+{
+	app *a = user;
+	for (int i = 0; i < 2 && a->joined && !a->finished; i++)
+		send_request(a, "mute", json_pack("{s:s, s:b}", "kind", i ? "video" : "audio", "muted", muted), NULL,
+			     NULL);
+}
+
 static gboolean parse_publish(app *a, const char *spec)
 {
 	if (!spec || strcmp(spec, "none") == 0)
@@ -2286,6 +2298,11 @@ int main(int argc, char **argv)
 		{ "width", 0, 0, G_OPTION_ARG_INT, &o->width, "Published video width (320)", "W" },
 		{ "height", 0, 0, G_OPTION_ARG_INT, &o->height, "Published video height (240)", "H" },
 		{ "fps", 0, 0, G_OPTION_ARG_INT, &o->fps, "Published frame rate (15)", "N" },
+		{ "pattern", 0, 0, G_OPTION_ARG_STRING, &o->pattern,
+		  "What the sources send: ball (default), sync (a flash and a beep every 2 s), or one colour",
+		  "ball|sync|red|...|R,G,B" },
+		{ "mute-after", 0, 0, G_OPTION_ARG_STRING, &o->mute_after,
+		  "Mute audio and video S s after publishing starts (and unmute D s later)", "S[:D]" },
 		{ "expect-video-from", 0, 0, G_OPTION_ARG_INT, &o->expect_video_from,
 		  "Succeed once video came from N remote participants", "N" },
 		{ "expect-audio-from", 0, 0, G_OPTION_ARG_INT, &o->expect_audio_from,
@@ -2375,6 +2392,11 @@ int main(int argc, char **argv)
 
 	a->loop = g_main_loop_new(NULL, FALSE);
 	a->pipeline = gst_pipeline_new("tribu-client");
+	char *why = NULL;
+	if (!sources_install(a->pipeline, o->pattern, o->mute_after, send_mute, a, &why)) {
+		fprintf(stderr, "tribu-client: %s\n", why);
+		return 2;
+	}
 	GstBus *bus = gst_element_get_bus(a->pipeline);
 	gst_bus_add_watch(bus, on_bus, a);
 	gst_object_unref(bus);
