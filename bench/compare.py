@@ -342,6 +342,69 @@ def run_fanout(args, name, k):
     return row
 
 
+def run_workshop(args, name, m):
+    """M participants, each publishing and receiving every other one."""
+    tmp = tempfile.mkdtemp(prefix=f'tribu-compare-{name}-m{m}-')
+    row = {'server': name, 'm': m, 'tmp': tmp}
+    server, procs = None, []
+    quiet = fanout.wait_quiet(args.quiet, args.quiet_wait) if args.quiet < 100 else None
+    try:
+        server = start_server(name, args, tmp, m + 1)
+        for i in range(1, m + 1):
+            argv = server.load_args(FANOUT_ROOM) + [
+                '--participant', '--subscribe-on-usr2', '--publish-kbps', str(PUBLISH_KBPS),
+                '--name-prefix', f'p{i}-']
+            if name == 'janus':
+                argv += ['--janus-feed', str(i), '--janus-feeds', str(m)]
+            p = spawn_load(args, tmp, f'participant{i}', argv)
+            procs.append(p)
+            if not p.lines.next_json('publishing', 30):
+                raise RuntimeError(f'participant {i} did not connect (see {tmp})')
+        time.sleep(1)
+        for p in procs:  # Janus: subscribe once every feed exists
+            p.send_signal(signal.SIGUSR2)
+        time.sleep(args.settle + 2)
+        a = mark(server, procs)
+        time.sleep(args.window)
+        b = mark(server, procs)
+        for p in [server.proc] + procs:
+            if p.poll() is not None:
+                raise RuntimeError(f'a process exited during the window ({p.returncode})')
+        row.update(window_figures(server, a, b, procs))
+
+        def total(key):
+            return sum(y.get(key, 0) - x.get(key, 0) for x, y in zip(a['snap'], b['snap']))
+        pkts, exp, lost = total('packets'), total('expected'), total('lost')
+        pub_pps = total('pub_packets') / row['window_s']
+        row.update({
+            'quiet_before': quiet,
+            'publisher_pps': round(pub_pps, 1),
+            'forwarded': pkts, 'forwarded_pps': round(pkts / row['window_s'], 1),
+            'expected_pps': round((m - 1) * pub_pps, 1),
+            'cpu_us_per_packet': round(row['cpu_s'] * 1e6 / pkts, 2) if pkts else None,
+            'window_expected': exp, 'window_lost': lost,
+            'loss_percent': round(100 * lost / exp, 3) if exp else None,
+        })
+        errors = []
+        for p in procs:
+            fanout.stop(p, signal.SIGTERM)
+            final = p.lines.next_json('final', 15) or {}
+            errors += [f"{s['user']}: {s['error']}" for s in final.get('per_subscriber', [])
+                       if s['error']]
+            if (final.get('publisher') or {}).get('error'):
+                errors.append(f"publisher: {final['publisher']['error']}")
+        row['errors'] = errors[:5]
+        row['server_exit'] = server.stop()
+    except Exception as e:
+        row['error'] = str(e)
+    finally:
+        for p in procs:
+            fanout.stop(p, signal.SIGKILL)
+        if server:
+            server.stop()
+    return row
+
+
 def run_recording(args, name, record):
     """P publishers, one per room, no subscriber; the window's server CPU."""
     n = args.rec_publishers
@@ -447,6 +510,35 @@ def print_ratios(rows, ks):
     return out
 
 
+def print_workshop(ws, servers, ms):
+    print('\nWorkshop: M participants, each publishing 1 Mbit/s VP8 + Opus and receiving '
+          'all the others')
+    print('server    M   fwd pps (expected)  CPU us/pkt  CPU %   loss %  peak RSS MiB  others %')
+    out = []
+    for m in ms:
+        for name in servers:
+            r = ws.get((name, m))
+            if not r:
+                continue
+            if 'cpu_s' not in r:
+                print(f'{name:<7} {m:>3}  ERROR: {r.get("error")}')
+                continue
+            print(f'{name:<7} {m:>3} {r["forwarded_pps"]:>9} ({r["expected_pps"]:>8}) '
+                  f'{fmt(r["cpu_us_per_packet"]):>10} {r["cpu_percent"]:>6} '
+                  f'{fmt(r["loss_percent"]):>8} {r["peak_rss_kib"] / 1024:>13.1f} '
+                  f'{r["others_percent"]:>9}')
+            if r.get('errors') or r.get('error'):
+                print(f'            notes: {r.get("error") or ""} {r.get("errors")}')
+        t, j = ws.get(('tribud', m)), ws.get(('janus', m))
+        if t and j and t.get('cpu_us_per_packet') and j.get('cpu_us_per_packet'):
+            out.append({'m': m, 'cpu_us_per_packet': ratio(t['cpu_us_per_packet'],
+                                                           j['cpu_us_per_packet']),
+                        'peak_rss': ratio(t['peak_rss_kib'], j['peak_rss_kib'])})
+            print(f'  tribud / Janus at M={m}: CPU us/pkt {out[-1]["cpu_us_per_packet"]}, '
+                  f'peak RSS {out[-1]["peak_rss"]}')
+    return out
+
+
 def print_recording(rec, servers, n):
     print(f'\nRecording: {n} publishers (1 Mbit/s VP8 + Opus each), one room each, '
           'no subscriber')
@@ -486,6 +578,8 @@ def main():
                     help='seconds after the last join before the window (default 8)')
     ap.add_argument('--window', type=float, default=15.0, help='measured seconds (default 15)')
     ap.add_argument('--join-interval-ms', type=int, default=50)
+    ap.add_argument('--ms', default='4,8,12',
+                    help='workshop sizes (participants; default 4,8,12; empty: skip)')
     ap.add_argument('--rec-publishers', type=int, default=4,
                     help='publishers of the recording comparison (default 4; 0: skip it)')
     ap.add_argument('--quiet', type=float, default=30,
@@ -539,6 +633,16 @@ def main():
                   f'join p50/p95/max {j.get("p50")}/{j.get("p95")}/{j.get("max")} ms, '
                   f'others {r.get("others_percent")} %'
                   + (f', ERROR {r["error"]}' if r.get('error') else ''), flush=True)
+    ms = [int(x) for x in args.ms.split(',') if x]
+    ws = {}
+    for m in ms:
+        for name in servers:
+            r = run_workshop(args, name, m)
+            ws[(name, m)] = r
+            print(f'  {name} M={m}: {r.get("cpu_us_per_packet")} us/pkt, '
+                  f'{r.get("forwarded_pps")} pkt/s of {r.get("expected_pps")}, '
+                  f'loss {r.get("loss_percent")} %, others {r.get("others_percent")} %'
+                  + (f', ERROR {r["error"]}' if r.get('error') else ''), flush=True)
     if args.rec_publishers > 0:
         for name in servers:
             for record in (False, True):
@@ -548,17 +652,21 @@ def main():
                       f'others {r.get("others_percent")} %'
                       + (f', ERROR {r["error"]}' if r.get('error') else ''), flush=True)
 
-    print_fanout(rows, servers, ks)
-    caps = {name: capacity(rows, name, ks) for name in servers}
-    print('\nCapacity (largest K run with < 1 % loss, all joined): '
-          + ', '.join(f'{n} {fmt(c)}' for n, c in caps.items()))
-    ratios = print_ratios(rows, ks) if len(servers) == 2 else []
+    caps, ratios = {}, []
+    if rows:
+        print_fanout(rows, servers, ks)
+        caps = {name: capacity(rows, name, ks) for name in servers}
+        print('\nCapacity (largest K run with < 1 % loss, all joined): '
+              + ', '.join(f'{n} {fmt(c)}' for n, c in caps.items()))
+        ratios = print_ratios(rows, ks) if len(servers) == 2 else []
+    workshop = print_workshop(ws, servers, ms) if ws else []
     recording = print_recording(rec, servers, args.rec_publishers) if rec else {}
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'machine': info, 'tribud': tribud_version, 'janus': janus_version,
                        'janus_package': janus_pkg, 'args': vars(args),
                        'fanout': list(rows.values()), 'capacity': caps, 'ratios': ratios,
+                       'workshop': list(ws.values()), 'workshop_ratios': workshop,
                        'recording': list(rec.values()), 'recording_cost': recording},
                       f, indent=1)
 

@@ -8,7 +8,7 @@
  *   publisher:  join {ptype publisher, id FEED} -> "joined"
  *               -> configure {audio, video} + our sendonly offer
  *               -> event with Janus's answer (applied to our transport)
- *   subscriber: join {ptype subscriber, streams: feeds 1..N}
+ *   subscriber: join {ptype subscriber, streams: feeds 1..N but our own}
  *               -> "attached" with Janus's offer -> start + our answer
  *
  * Candidates go both ways as "trickle" messages (ours are held until our
@@ -116,9 +116,11 @@ static void send_join(session *s)
 	} else {
 		json_t *streams = json_array();
 
+		/* never our own publisher's feed (a participant does not receive itself) */
 		for (unsigned i = 0; i < app->janus_feeds; i++)
-			json_array_append_new(streams,
-					      json_pack("{s:I}", "feed", (json_int_t)(1 + i)));
+			if (!app->pub || (json_int_t)(1 + i) != app->janus_feed)
+				json_array_append_new(
+					streams, json_pack("{s:I}", "feed", (json_int_t)(1 + i)));
 		body = json_pack("{s:s, s:s, s:I, s:o}", "request", "join", "ptype", "subscriber",
 				 "room", app->janus_room, "streams", streams);
 	}
@@ -193,7 +195,7 @@ static void on_event(session *s, json_t *msg)
 		s->t_joined = now_us();
 		answer_offer(s, sdp);
 	} else if (!s->publisher && sdp && g_strcmp0(type, "offer") == 0) {
-		fail(s, "Janus sent a new offer; renegotiation is not handled");
+		answer_offer(s, sdp); /* Janus renegotiates ("updated"): same transport */
 	}
 }
 

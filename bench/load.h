@@ -20,7 +20,7 @@
 #include "sdp.h"
 #include "transport.h"
 
-#define MAX_STREAMS 16 /* SSRCs received per session */
+#define MAX_STREAMS 32 /* SSRCs received per session */
 
 typedef struct load load;
 
@@ -99,6 +99,9 @@ struct load {
 	bool verbose;
 	/* the server's signaling: tribud's (docs/protocol.md) or Janus's VideoRoom */
 	bool janus;
+	bool participant;       /* --participant: one workshop participant */
+	bool subscribe_on_usr2; /* joins wait for SIGUSR2 */
+	bool usr2;              /* SIGUSR2 came */
 	json_int_t janus_room; /* room id */
 	json_int_t janus_feed; /* our publisher's id, and the first feed subscribed to */
 	unsigned janus_feeds;  /* subscribers subscribe to feeds janus_feed .. +janus_feeds-1 */

@@ -67,6 +67,7 @@
 
 #define RTCP_CAP    (1500 + TB_SRTP_MAX_TRAILER)
 #define TOKEN_TTL_S (6 * 3600)
+#define SUB_ID_BASE (1 << 20) /* --participant: request ids of the subscribe side */
 
 /* Synthetic publisher (the PTs and ids are its own; the server remaps). */
 #define PUB_VIDEO_PT        96
@@ -874,6 +875,37 @@ out:
 
 /* ---- signaling in ---- */
 
+/* tribud, --participant: the publisher's connection also carries its
+ * subscribe PeerConnection, kept in subs[0]. Hands it what is its own (its
+ * offers, candidates and the responses to its requests); returns whether
+ * MSG was one. */
+static bool route_to_subscriber(session *s, json_t *msg)
+{
+	session *sub = &s->app->subs[0];
+	const char *event = json_string_value(json_object_get(msg, "event"));
+	json_t *data = json_object_get(msg, "data");
+
+	if (g_strcmp0(event, "subscriber-offer") == 0) {
+		if (!sub->t_joined)
+			sub->t_joined = now_us();
+		handle_offer(sub, data);
+		return true;
+	}
+	if (g_strcmp0(event, "candidate") == 0 &&
+	    g_strcmp0(json_string_value(json_object_get(data, "pc")), "subscribe") == 0) {
+		handle_remote_candidate(sub, data);
+		return true;
+	}
+	if (!event && json_integer_value(json_object_get(msg, "id")) > SUB_ID_BASE) {
+		if (json_is_false(json_object_get(msg, "ok")))
+			fail(sub, "request failed: %s",
+			     json_string_value(json_object_get(json_object_get(msg, "error"),
+							       "message")) ?: "?");
+		return true;
+	}
+	return false;
+}
+
 static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *message,
 			  gpointer user_data)
 {
@@ -887,6 +919,10 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *messag
 		fprintf(stderr, "[%u] ← %.200s\n", s->index, text);
 	if (!msg)
 		return;
+	if (s->app->participant && s->publisher && !s->app->janus && route_to_subscriber(s, msg)) {
+		json_decref(msg);
+		return;
+	}
 	if (s->app->janus) {
 		janus_message(s, msg);
 		json_decref(msg);
@@ -952,8 +988,23 @@ static void on_ws_connected(GObject *source, GAsyncResult *result, gpointer user
 	}
 	token = mint_token(s->app, s->user, s->publisher ? "mentor" : "student");
 	s->t_join_sent = now_us();
+	if (s->app->participant && s->publisher && !s->app->janus) {
+		session *sub = &s->app->subs[0];
+		sub->ws = g_object_ref(s->ws);
+		sub->t_join_sent = s->t_join_sent;
+	}
 	send_request(s, "join", json_pack("{s:s, s:s}", "token", token, "name", s->user));
 	g_free(token);
+}
+
+static void init_session(load *app, session *s)
+{
+	s->app = app;
+	s->user = s->publisher ? g_strdup_printf("%spublisher", app->name_prefix)
+			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
+	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
+	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);
+	s->rtcp_ssrc = g_random_int() | 1u;
 }
 
 static void start_session(load *app, session *s)
@@ -961,12 +1012,7 @@ static void start_session(load *app, session *s)
 	static const char *janus_protocols[] = {"janus-protocol", NULL};
 	SoupMessage *msg = soup_message_new("GET", app->url);
 
-	s->app = app;
-	s->user = s->publisher ? g_strdup("publisher")
-			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
-	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
-	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);
-	s->rtcp_ssrc = g_random_int() | 1u;
+	init_session(app, s);
 	if (!msg) {
 		fail(s, "bad URL %s", app->url);
 		return;
@@ -993,6 +1039,10 @@ static gboolean start_next(gpointer data)
 void start_joins(load *app)
 {
 	if (app->joins_started || app->n == 0)
+		return;
+	if (app->participant && !app->janus)
+		return; /* tribud: the subscribe side came with the publisher's join */
+	if (app->subscribe_on_usr2 && !app->usr2)
 		return;
 	app->joins_started = true;
 	if (start_next(app) && app->n > 1)
@@ -1076,6 +1126,16 @@ void print_line(json_t *obj, const char *type)
 	fflush(stdout);
 	free(text);
 	json_decref(obj);
+}
+
+/* SIGUSR2 (--subscribe-on-usr2): the subscribers join now. */
+static gboolean on_usr2(gpointer data)
+{
+	load *app = data;
+
+	app->usr2 = true;
+	start_joins(app);
+	return G_SOURCE_CONTINUE;
 }
 
 /* SIGUSR1: our totals now; the synthetic publisher also asks the server
@@ -1190,7 +1250,7 @@ int main(int argc, char **argv)
 	int janus_feeds = 1;
 	char *secret_text = NULL;
 	int subscribers = 1, join_interval = 50, duration = 0, publish_kbps = 0;
-	gboolean verbose = FALSE;
+	gboolean verbose = FALSE, participant = FALSE, on_usr2_opt = FALSE;
 	GError *error = NULL;
 	GOptionContext *ctx;
 	GOptionEntry entries[] = {
@@ -1223,6 +1283,15 @@ int main(int argc, char **argv)
 		 "User ids are PREFIX000.. (default load-)", "PREFIX"},
 		{"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
 		 "tribu log filter for the media code (default warn)", "SPEC"},
+		{"participant", 0, 0, G_OPTION_ARG_NONE, &participant,
+		 "One workshop participant: the synthetic publisher also receives everyone "
+		 "else (tribud: its subscribe PeerConnection; Janus: a subscriber of every "
+		 "other feed 1..N); needs --publish-kbps, implies --subscribers 1",
+		 NULL},
+		{"subscribe-on-usr2", 0, 0, G_OPTION_ARG_NONE, &on_usr2_opt,
+		 "Start the subscribers' joins on SIGUSR2, not when the publisher's media "
+		 "flows",
+		 NULL},
 		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print signaling to stderr", NULL},
 		G_OPTION_ENTRY_NULL,
 	};
@@ -1258,6 +1327,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	app.secret = g_strstrip(secret_text);
+	if (participant) {
+		if (publish_kbps <= 0) {
+			fprintf(stderr, "tribu-load: --participant needs --publish-kbps\n");
+			return 2;
+		}
+		subscribers = 1;
+	}
+	app.participant = participant;
+	app.subscribe_on_usr2 = on_usr2_opt;
 	app.n = (unsigned)subscribers;
 	app.publish_kbps = (unsigned)publish_kbps;
 	app.join_interval_ms = (unsigned)join_interval;
@@ -1287,11 +1365,19 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_stop, &app);
 	g_unix_signal_add(SIGTERM, on_stop, &app);
 	g_unix_signal_add(SIGUSR1, on_snapshot, &app);
+	g_unix_signal_add(SIGUSR2, on_usr2, &app);
 	g_timeout_add(1000, rtcp_tick, &app);
 	if (app.janus)
 		g_timeout_add_seconds(15, janus_keepalive, &app);
 	if (app.duration_s)
 		g_timeout_add_seconds(app.duration_s, on_stop, &app);
+	if (app.participant && !app.janus) {
+		/* the subscribe side, on the publisher's connection */
+		init_session(&app, &app.subs[0]);
+		app.subs[0].next_id = SUB_ID_BASE;
+		app.started = 1;
+		app.joins_started = true;
+	}
 	if (app.publish_kbps) {
 		app.pub = g_new0(session, 1);
 		app.pub->publisher = true;
