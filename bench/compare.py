@@ -34,9 +34,12 @@ and a window is measured after the joins settle. Per server and K:
   - peak RSS (VmHWM of the server process at the window's end);
   - "others": how busy the machine was with other work during the window.
 
-Capacity: the largest K run with under 1 % window loss and every subscriber
-joined. The headline is the tribud / Janus ratio of each figure (below 1 is
-tribud cheaper or faster, except packets/s).
+The window starts once every subscriber has its key frame (or the joins
+time out), plus --settle seconds. Capacity: the largest K run with under
+1 % window loss, every subscriber joined and at least 99 % of what the
+publisher sent delivered to each ("deliv"). The headline is the
+tribud / Janus ratio of each figure (below 1 is tribud cheaper or faster,
+except packets/s).
 
 Recording cost (--rec-publishers P, default 4; 0 skips it): P synthetic
 publishers, each in a room of its own, no subscriber; the window's server
@@ -292,7 +295,16 @@ def run_fanout(args, name, k):
         sub = spawn_load(args, tmp, 'load', server.load_args(FANOUT_ROOM) + [
             '--subscribers', str(k), '--join-interval-ms', str(args.join_interval_ms)])
         procs.append(sub)
-        time.sleep(args.settle + k * args.join_interval_ms / 1000)
+        # the window starts once every subscriber has its key frame (or the
+        # joins time out: then the row says how many did), and settled
+        deadline = time.monotonic() + 30 + k * args.join_interval_ms / 1000 * 4
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            if snapshot([sub])[0].get('keyframe', 0) >= k:
+                break
+        row['all_joined_after_s'] = round(time.monotonic() - deadline + 30
+                                          + k * args.join_interval_ms / 1000 * 4, 1)
+        time.sleep(args.settle)
         a = mark(server, [sub, pub])
         time.sleep(args.window)
         b = mark(server, [sub, pub])
@@ -310,6 +322,8 @@ def run_fanout(args, name, k):
             'publisher_pps': round(pub_sent / row['window_s'], 1),
             'forwarded': pkts,
             'forwarded_pps': round(pkts / row['window_s'], 1),
+            # what the subscribers received of what the publisher sent
+            'delivered_percent': round(100 * pkts / (k * pub_sent), 1) if pub_sent else None,
             'cpu_us_per_packet': round(row['cpu_s'] * 1e6 / pkts, 2) if pkts else None,
             'window_expected': exp, 'window_lost': lost,
             'loss_percent': round(100 * lost / exp, 3) if exp else None,
@@ -325,6 +339,12 @@ def run_fanout(args, name, k):
                             'p95': round(percentile(joins, 95), 1),
                             'max': round(joins[-1], 1)} if joins else None,
                 'joins_over_300ms': sum(1 for j in joins if j > 300),
+                # where a join's time goes: medians of each step from the
+                # first request (offer received, DTLS up, first RTP, key frame)
+                'join_steps_p50_ms': {
+                    key: round(statistics.median(v), 1) for key in
+                    ('offer_ms', 'connected_ms', 'first_rtp_ms', 'join_ms')
+                    if (v := [s[key] for s in subs if s[key] >= 0])},
                 'srtp_profiles': sorted({s['srtp_profile'] for s in subs
                                          if s.get('srtp_profile')}),
                 'subscriber_errors': [f"{s['user']}: {s['error']}" for s in subs
@@ -455,8 +475,9 @@ def ratio(a, b):
 
 
 def print_fanout(rows, servers, ks):
-    print('\nFan-out: one 1 Mbit/s VP8 + Opus publisher, K subscribers')
-    print('server    K   fwd pps  CPU us/pkt  CPU %   loss %  join p50    p95    max (ms)'
+    print('\nFan-out: one 1 Mbit/s VP8 + Opus publisher, K subscribers '
+          '(deliv: received / K x sent)')
+    print('server    K   fwd pps deliv %  CPU us/pkt  CPU %   loss %  join p50    p95    max (ms)'
           '  >300ms  no-kf  peak RSS MiB  others %')
     for k in ks:
         for name in servers:
@@ -468,6 +489,7 @@ def print_fanout(rows, servers, ks):
                 continue
             j = r.get('join_ms') or {}
             print(f'{name:<7} {k:>3} {fmt(r.get("forwarded_pps")):>9} '
+                  f'{fmt(r.get("delivered_percent")):>7} '
                   f'{fmt(r.get("cpu_us_per_packet")):>11} {fmt(r.get("cpu_percent")):>6} '
                   f'{fmt(r.get("loss_percent")):>8} {fmt(j.get("p50")):>9} '
                   f'{fmt(j.get("p95")):>6} {fmt(j.get("max")):>6} '
@@ -482,7 +504,7 @@ def capacity(rows, name, ks):
     for k in ks:
         r = rows.get((name, k))
         if r and r.get('loss_percent') is not None and r['loss_percent'] < 1 \
-                and r.get('joined') == k:
+                and r.get('joined') == k and (r.get('delivered_percent') or 0) >= 99:
             best = k
     return best
 
@@ -656,7 +678,7 @@ def main():
     if rows:
         print_fanout(rows, servers, ks)
         caps = {name: capacity(rows, name, ks) for name in servers}
-        print('\nCapacity (largest K run with < 1 % loss, all joined): '
+        print('\nCapacity (largest K run with < 1 % loss, all joined, >= 99 % delivered): '
               + ', '.join(f'{n} {fmt(c)}' for n, c in caps.items()))
         ratios = print_ratios(rows, ks) if len(servers) == 2 else []
     workshop = print_workshop(ws, servers, ms) if ws else []

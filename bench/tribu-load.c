@@ -3,6 +3,15 @@
  *
  * Usage: tribu-load --url ws://127.0.0.1:PORT/ws --secret-file DATA/secret
  *                   --room ROOM --subscribers K [--duration S] [...]
+ *        tribu-load --server janus --url ws://127.0.0.1:PORT/ [--janus-room ID]
+ *                   --subscribers K [...]
+ *
+ * With --server janus the signaling is Janus's VideoRoom API instead
+ * (load-janus.c); media, counting and reports below are the same code for
+ * both servers, so that bench/compare.py loads them identically.
+ * With --participant one process is one workshop participant: the
+ * synthetic publisher also receives everyone else (on tribud its subscribe
+ * PeerConnection rides on the publisher's connection, kept in subs[0]).
  *
  * Each subscriber is a signaling WebSocket (libsoup) that joins ROOM with a
  * token minted here from the server's secret, answers every
