@@ -242,7 +242,8 @@ def spawn_load(args, tmp, label, argv):
 
 def start_publisher(args, tmp, server, room, label='publisher', feed=FEED):
     argv = server.load_args(room) + ['--subscribers', '0', '--publish-kbps',
-                                     str(PUBLISH_KBPS), '--name-prefix', 'pub-']
+                                     str(PUBLISH_KBPS), '--name-prefix', 'pub-',
+                                     '--keyframe-min-ms', str(args.keyframe_min_ms)]
     if server.name == 'janus':
         argv += ['--janus-feed', str(feed)]
     p = spawn_load(args, tmp, label, argv)
@@ -600,6 +601,9 @@ def main():
                     help='seconds after the last join before the window (default 8)')
     ap.add_argument('--window', type=float, default=15.0, help='measured seconds (default 15)')
     ap.add_argument('--join-interval-ms', type=int, default=50)
+    ap.add_argument('--keyframe-min-ms', type=int, default=300,
+                    help='fan-out publisher: key frame requests within this many ms of the '
+                         'last one honoured are dropped (default 300, as libwebrtc)')
     ap.add_argument('--ms', default='4,8,12',
                     help='workshop sizes (participants; default 4,8,12; empty: skip)')
     ap.add_argument('--rec-publishers', type=int, default=4,

@@ -93,6 +93,7 @@ struct load {
 	char *name_prefix;
 	unsigned n;
 	unsigned publish_kbps;
+	unsigned keyframe_min_ms; /* synthetic publisher: key frame requests dropped within */
 	session *pub;
 	unsigned join_interval_ms;
 	unsigned duration_s;

@@ -88,7 +88,7 @@
 #define PUB_MAX_PACKET      1200         /* RTP packet, like rtpvp8pay mtu=1200 */
 #define PUB_OPUS_OCTETS     160          /* 64 kbit/s in 20 ms frames */
 #define PUB_KEYFRAME_SCALE  4            /* a key frame is this many average frames */
-#define PUB_KEYFRAME_MIN_US (300 * 1000) /* libwebrtc's kMinKeyframeSendIntervalMs */
+#define PUB_KEYFRAME_MIN_MS 300 /* libwebrtc's kMinKeyframeSendIntervalMs */
 #define PUB_TICK_MS         5
 
 
@@ -287,7 +287,8 @@ static void on_rtcp(void *user_data, uint8_t *buf, size_t len)
 
 				s->keyframe_requests++;
 				if (s->t_last_request &&
-				    now - s->t_last_request < PUB_KEYFRAME_MIN_US) {
+				    now - s->t_last_request <
+					    (int64_t)s->app->keyframe_min_ms * 1000) {
 					s->requests_dropped++;
 					continue;
 				}
@@ -1259,6 +1260,7 @@ int main(int argc, char **argv)
 	int janus_feeds = 1;
 	char *secret_text = NULL;
 	int subscribers = 1, join_interval = 50, duration = 0, publish_kbps = 0;
+	int keyframe_min_ms = PUB_KEYFRAME_MIN_MS;
 	gboolean verbose = FALSE, participant = FALSE, on_usr2_opt = FALSE;
 	GError *error = NULL;
 	GOptionContext *ctx;
@@ -1284,6 +1286,10 @@ int main(int argc, char **argv)
 		 "Also run a synthetic VP8 + Opus publisher at this bit rate; the "
 		 "subscribers join once its media flows (default 0: none)",
 		 "KBPS"},
+		{"keyframe-min-ms", 0, 0, G_OPTION_ARG_INT, &keyframe_min_ms,
+		 "Synthetic publisher: drop a key frame request that comes within this many ms "
+		 "of the last one honoured (default 300, as libwebrtc; 0: honour every one)",
+		 "MS"},
 		{"join-interval-ms", 0, 0, G_OPTION_ARG_INT, &join_interval,
 		 "Delay between two joins (default 50)", "MS"},
 		{"duration", 0, 0, G_OPTION_ARG_INT, &duration,
@@ -1350,6 +1356,7 @@ int main(int argc, char **argv)
 	app.join_interval_ms = (unsigned)join_interval;
 	app.duration_s = (unsigned)duration;
 	app.verbose = verbose;
+	app.keyframe_min_ms = (unsigned)CLAMP(keyframe_min_ms, 0, 10000);
 	app.janus_room = (json_int_t)janus_room;
 	app.janus_feed = (json_int_t)janus_feed;
 	app.janus_feeds = (unsigned)janus_feeds;
