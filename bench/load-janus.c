@@ -55,7 +55,8 @@ static void janus_send(session *s, const char *janus, json_t *obj)
 	if (s->janus_handle)
 		json_object_set_new(obj, "handle_id", json_integer(s->janus_handle));
 	text = json_dumps(obj, JSON_COMPACT);
-	if (text && s->ws && soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+	if (text && s->ws &&
+	    soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
 		soup_websocket_connection_send_text(s->ws, text);
 	if (s->app->verbose && text)
 		fprintf(stderr, "[%u] → %.300s\n", s->index, text);
@@ -111,8 +112,9 @@ static void send_join(session *s)
 	json_t *body;
 
 	if (s->publisher) {
-		body = json_pack("{s:s, s:s, s:I, s:I, s:s}", "request", "join", "ptype", "publisher",
-				 "room", app->janus_room, "id", app->janus_feed, "display", s->user);
+		body = json_pack("{s:s, s:s, s:I, s:I, s:s}", "request", "join", "ptype",
+				 "publisher", "room", app->janus_room, "id", app->janus_feed,
+				 "display", s->user);
 	} else {
 		json_t *streams = json_array();
 
@@ -135,8 +137,9 @@ static void send_configure(session *s)
 	if (!offer)
 		return;
 	s->janus_step = STEP_NEGOTIATE;
-	janus_message_send(s, json_pack("{s:s, s:b, s:b}", "request", "configure", "audio", 1, "video", 1),
-			   json_pack("{s:s, s:s}", "type", "offer", "sdp", offer));
+	janus_message_send(
+		s, json_pack("{s:s, s:b, s:b}", "request", "configure", "audio", 1, "video", 1),
+		json_pack("{s:s, s:s}", "type", "offer", "sdp", offer));
 	g_free(offer);
 }
 

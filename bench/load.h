@@ -78,8 +78,8 @@ typedef struct session {
 	char *error; /* first failure, or NULL */
 	/* Janus VideoRoom signaling only (load-janus.c) */
 	json_int_t janus_session, janus_handle;
-	unsigned janus_tx;  /* last transaction number */
-	int janus_step;     /* where the handshake is (load-janus.c) */
+	unsigned janus_tx; /* last transaction number */
+	int janus_step;    /* where the handshake is (load-janus.c) */
 } session;
 
 struct load {
@@ -103,9 +103,9 @@ struct load {
 	bool participant;       /* --participant: one workshop participant */
 	bool subscribe_on_usr2; /* joins wait for SIGUSR2 */
 	bool usr2;              /* SIGUSR2 came */
-	json_int_t janus_room; /* room id */
-	json_int_t janus_feed; /* our publisher's id, and the first feed subscribed to */
-	unsigned janus_feeds;  /* subscribers subscribe to feeds janus_feed .. +janus_feeds-1 */
+	json_int_t janus_room;  /* room id */
+	json_int_t janus_feed;  /* our synthetic publisher's feed id */
+	unsigned janus_feeds;   /* subscribers take feeds 1..janus_feeds, never our own */
 	session *subs;
 	unsigned started;
 	bool joins_started;

@@ -85,12 +85,11 @@
 #define PUB_EXT_ABS_SEND    2
 #define PUB_EXT_AUDIO_LEVEL 3
 #define PUB_FPS             30
-#define PUB_MAX_PACKET      1200         /* RTP packet, like rtpvp8pay mtu=1200 */
-#define PUB_OPUS_OCTETS     160          /* 64 kbit/s in 20 ms frames */
-#define PUB_KEYFRAME_SCALE  4            /* a key frame is this many average frames */
-#define PUB_KEYFRAME_MIN_MS 300 /* libwebrtc's kMinKeyframeSendIntervalMs */
+#define PUB_MAX_PACKET      1200 /* RTP packet, like rtpvp8pay mtu=1200 */
+#define PUB_OPUS_OCTETS     160  /* 64 kbit/s in 20 ms frames */
+#define PUB_KEYFRAME_SCALE  4    /* a key frame is this many average frames */
+#define PUB_KEYFRAME_MIN_MS 300  /* libwebrtc's kMinKeyframeSendIntervalMs */
 #define PUB_TICK_MS         5
-
 
 static double ms_since(int64_t from, int64_t to)
 {
@@ -909,8 +908,9 @@ static bool route_to_subscriber(session *s, json_t *msg)
 	if (!event && json_integer_value(json_object_get(msg, "id")) > SUB_ID_BASE) {
 		if (json_is_false(json_object_get(msg, "ok")))
 			fail(sub, "request failed: %s",
-			     json_string_value(json_object_get(json_object_get(msg, "error"),
-							       "message")) ?: "?");
+			     json_string_value(
+				     json_object_get(json_object_get(msg, "error"), "message"))
+				     ?: "?");
 		return true;
 	}
 	return false;
@@ -1274,9 +1274,9 @@ int main(int argc, char **argv)
 		{"janus-room", 0, 0, G_OPTION_ARG_INT64, &janus_room,
 		 "Janus: VideoRoom room id (default 1234)", "ID"},
 		{"janus-feed", 0, 0, G_OPTION_ARG_INT64, &janus_feed,
-		 "Janus: the publisher's id, and the first feed subscribed to (default 1)", "ID"},
+		 "Janus: our synthetic publisher's feed id (default 1)", "ID"},
 		{"janus-feeds", 0, 0, G_OPTION_ARG_INT, &janus_feeds,
-		 "Janus: subscribe to this many feeds, ids FEED.. (default 1)", "N"},
+		 "Janus: subscribers take feeds 1..N, never our own publisher's (default 1)", "N"},
 		{"room", 0, 0, G_OPTION_ARG_STRING, &app.room, "Room to join", "ROOM"},
 		{"kind", 0, 0, G_OPTION_ARG_STRING, &app.kind,
 		 "Room kind in the tokens (default workshop)", "coaching|workshop"},
@@ -1295,7 +1295,8 @@ int main(int argc, char **argv)
 		{"duration", 0, 0, G_OPTION_ARG_INT, &duration,
 		 "Seconds to run, 0: until SIGINT/SIGTERM (default 0)", "S"},
 		{"name-prefix", 0, 0, G_OPTION_ARG_STRING, &app.name_prefix,
-		 "User ids are PREFIX000.. (default load-)", "PREFIX"},
+		 "User ids are PREFIX000.., the publisher's PREFIXpublisher (default load-)",
+		 "PREFIX"},
 		{"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
 		 "tribu log filter for the media code (default warn)", "SPEC"},
 		{"participant", 0, 0, G_OPTION_ARG_NONE, &participant,
@@ -1329,9 +1330,8 @@ int main(int argc, char **argv)
 		app.room = g_strdup_printf("%" G_GINT64_FORMAT, janus_room);
 	if (!app.url || !secret_file || !app.room || subscribers < 0 || subscribers > 1000 ||
 	    janus_feeds < 1 || janus_feeds > MAX_STREAMS / 2 || janus_room <= 0 ||
-	    janus_feed <= 0 ||
-	    (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 || publish_kbps > 50000 ||
-	    join_interval < 0 || duration < 0) {
+	    janus_feed <= 0 || (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 ||
+	    publish_kbps > 50000 || join_interval < 0 || duration < 0) {
 		fprintf(stderr, "tribu-load: --url, --secret-file and --room are required; "
 				"0 <= --subscribers <= 1000 (0 only with --publish-kbps); "
 				"--publish-kbps <= 50000\n");
