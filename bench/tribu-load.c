@@ -3,6 +3,15 @@
  *
  * Usage: tribu-load --url ws://127.0.0.1:PORT/ws --secret-file DATA/secret
  *                   --room ROOM --subscribers K [--duration S] [...]
+ *        tribu-load --server janus --url ws://127.0.0.1:PORT/ [--janus-room ID]
+ *                   --subscribers K [...]
+ *
+ * With --server janus the signaling is Janus's VideoRoom API instead
+ * (load-janus.c); media, counting and reports below are the same code for
+ * both servers, so that bench/compare.py loads them identically.
+ * With --participant one process is one workshop participant: the
+ * synthetic publisher also receives everyone else (on tribud its subscribe
+ * PeerConnection rides on the publisher's connection, kept in subs[0]).
  *
  * Each subscriber is a signaling WebSocket (libsoup) that joins ROOM with a
  * token minted here from the server's secret, answers every
@@ -63,9 +72,11 @@
 #include "srtp.h"
 #include "transport.h"
 
-#define MAX_STREAMS 16 /* SSRCs received per session */
+#include "load.h"
+
 #define RTCP_CAP    (1500 + TB_SRTP_MAX_TRAILER)
 #define TOKEN_TTL_S (6 * 3600)
+#define SUB_ID_BASE (1 << 20) /* --participant: request ids of the subscribe side */
 
 /* Synthetic publisher (the PTs and ids are its own; the server remaps). */
 #define PUB_VIDEO_PT        96
@@ -74,105 +85,18 @@
 #define PUB_EXT_ABS_SEND    2
 #define PUB_EXT_AUDIO_LEVEL 3
 #define PUB_FPS             30
-#define PUB_MAX_PACKET      1200         /* RTP packet, like rtpvp8pay mtu=1200 */
-#define PUB_OPUS_OCTETS     160          /* 64 kbit/s in 20 ms frames */
-#define PUB_KEYFRAME_SCALE  4            /* a key frame is this many average frames */
-#define PUB_KEYFRAME_MIN_US (300 * 1000) /* libwebrtc's kMinKeyframeSendIntervalMs */
+#define PUB_MAX_PACKET      1200 /* RTP packet, like rtpvp8pay mtu=1200 */
+#define PUB_OPUS_OCTETS     160  /* 64 kbit/s in 20 ms frames */
+#define PUB_KEYFRAME_SCALE  4    /* a key frame is this many average frames */
+#define PUB_KEYFRAME_MIN_MS 300  /* libwebrtc's kMinKeyframeSendIntervalMs */
 #define PUB_TICK_MS         5
-
-typedef struct load load;
-
-/* One received SSRC. Sequence numbers are extended to 32 bits; the first
- * one starts at 65536 so that a packet reordered before it stays positive. */
-typedef struct stream {
-	uint32_t ssrc;
-	tb_sdp_kind kind;
-	bool vp8;
-	bool started;
-	uint32_t first_ext, max_ext;
-	uint64_t packets, bytes, duplicates;
-	tb_rtcp_rx_stats rx;
-} stream;
-
-/* One signaling connection and its PeerConnection: a subscriber, or the
- * synthetic publisher. */
-typedef struct session {
-	load *app;
-	unsigned index;
-	char *user;
-	SoupWebsocketConnection *ws;
-	tb_transport *transport;
-	GPtrArray *local_candidates; /* char*, held until the first answer is sent */
-	bool local_done;             /* gathering over (end-of-candidates held or sent) */
-	bool answered;
-	GPtrArray *remote_candidates; /* char* (NULL: end), held until the transport exists */
-	json_int_t next_id;
-	uint32_t rtcp_ssrc;
-	/* what the last offer said: SSRC → kind, codec */
-	struct {
-		uint32_t ssrc;
-		tb_sdp_kind kind;
-		bool vp8;
-	} offered[MAX_STREAMS];
-	size_t n_offered;
-	stream streams[MAX_STREAMS];
-	size_t n_streams;
-	uint64_t unknown_ssrc;
-	unsigned offers;
-	/* synthetic publisher only */
-	bool publisher;
-	json_int_t publish_id;
-	json_int_t stats_id; /* last "stats" request (server's view of our PCs) */
-	uint32_t video_ssrc, audio_ssrc;
-	uint16_t video_seq, audio_seq, picture_id;
-	uint32_t video_ts0, audio_ts0;
-	int64_t t_media_start, t_last_request;
-	uint64_t frames, audio_frames, keyframes, keyframe_requests, requests_dropped;
-	uint64_t sent_packets, sent_bytes;
-	bool want_keyframe;
-	/* monotonic µs; 0: not yet */
-	int64_t t_join_sent, t_joined, t_offer, t_connected, t_first_rtp, t_first_video, t_keyframe;
-	const char *srtp_profile;
-	char *error; /* first failure, or NULL */
-} session;
-
-struct load {
-	GMainLoop *loop;
-	SoupSession *session;
-	tb_dtls_identity *identity;
-	char *url;
-	char *secret;
-	char *room;
-	char *kind;
-	char *name_prefix;
-	unsigned n;
-	unsigned publish_kbps;
-	session *pub;
-	unsigned join_interval_ms;
-	unsigned duration_s;
-	bool verbose;
-	session *subs;
-	unsigned started;
-	bool joins_started;
-	int64_t t_start;
-	int exit_status;
-};
-
-static void start_joins(load *app);
-static void print_line(json_t *obj, const char *type);
-
-static int64_t now_us(void)
-{
-	return g_get_monotonic_time();
-}
 
 static double ms_since(int64_t from, int64_t to)
 {
 	return from && to ? (double)(to - from) / 1000.0 : -1.0;
 }
 
-static void fail(session *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static void fail(session *s, const char *fmt, ...)
+void fail(session *s, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -262,6 +186,10 @@ static void send_candidate(session *s, const char *candidate)
 {
 	json_t *req;
 
+	if (s->app->janus) {
+		janus_send_candidate(s, candidate);
+		return;
+	}
 	if (candidate)
 		req = json_pack("{s:s, s:{s:s, s:s, s:i}}", "pc", pc_name(s), "candidate",
 				"candidate", candidate, "sdpMid", "0", "sdpMLineIndex", 0);
@@ -358,7 +286,8 @@ static void on_rtcp(void *user_data, uint8_t *buf, size_t len)
 
 				s->keyframe_requests++;
 				if (s->t_last_request &&
-				    now - s->t_last_request < PUB_KEYFRAME_MIN_US) {
+				    now - s->t_last_request <
+					    (int64_t)s->app->keyframe_min_ms * 1000) {
 					s->requests_dropped++;
 					continue;
 				}
@@ -398,6 +327,9 @@ static void on_state(void *user_data, tb_transport_state state, const char *reas
 		s->t_connected = now_us();
 		s->srtp_profile = tb_transport_srtp_profile(s->transport);
 		if (s->publisher) {
+			print_line(json_pack("{s:f}", "connected_ms",
+					     ms_since(s->t_join_sent, s->t_connected)),
+				   "publishing");
 			s->t_media_start = s->t_connected;
 			s->want_keyframe = true;
 			start_joins(s->app);
@@ -560,11 +492,9 @@ static void remember_offered(session *s, const tb_sdp_desc *offer)
 	}
 }
 
-static void handle_offer(session *s, json_t *data)
+char *load_answer_offer(session *s, const char *sdp, bool controlling)
 {
 	load *app = s->app;
-	const char *sdp = json_string_value(json_object_get(data, "sdp"));
-	json_t *version = json_object_get(data, "version");
 	tb_sdp_desc *offer = NULL;
 	GError *error = NULL;
 	char *ufrag = NULL, *pwd = NULL, *answer = NULL;
@@ -573,10 +503,6 @@ static void handle_offer(session *s, json_t *data)
 	if (!s->t_offer)
 		s->t_offer = now_us();
 	s->offers++;
-	if (!json_is_integer(version)) {
-		fail(s, "subscriber-offer without a version");
-		goto out;
-	}
 	if (tb_sdp_parse(sdp, &offer, &error) < 0) {
 		fail(s, "bad subscriber offer: %s", error->message);
 		goto out;
@@ -590,7 +516,7 @@ static void handle_offer(session *s, json_t *data)
 		static const char *const addresses[] = {"127.0.0.1", NULL};
 		tb_ice_config ice = {
 			.local_addresses = addresses,
-			.controlling = true, /* we play the browser; the server is controlled */
+			.controlling = controlling,
 		};
 		char name[32];
 
@@ -621,21 +547,44 @@ static void handle_offer(session *s, json_t *data)
 		goto out;
 	}
 	answer = build_answer(offer, ufrag, pwd, tb_dtls_identity_fingerprint(app->identity));
-	send_request(s, "subscriber-answer",
-		     json_pack("{s:s, s:O}", "sdp", answer, "version", version));
-	if (!s->answered) {
-		s->answered = true;
-		for (guint i = 0; i < s->local_candidates->len; i++)
-			send_candidate(s, s->local_candidates->pdata[i]);
-		g_ptr_array_set_size(s->local_candidates, 0);
-		if (s->local_done)
-			send_candidate(s, NULL);
-	}
 out:
 	g_clear_error(&error);
 	tb_sdp_desc_free(offer);
 	g_free(ufrag);
 	g_free(pwd);
+	return answer;
+}
+
+void load_release_candidates(session *s)
+{
+	if (s->answered)
+		return;
+	s->answered = true;
+	for (guint i = 0; i < s->local_candidates->len; i++)
+		send_candidate(s, s->local_candidates->pdata[i]);
+	g_ptr_array_set_size(s->local_candidates, 0);
+	if (s->local_done)
+		send_candidate(s, NULL);
+}
+
+/* tribud: "subscriber-offer" {sdp, version} -> "subscriber-answer". */
+static void handle_offer(session *s, json_t *data)
+{
+	json_t *version = json_object_get(data, "version");
+	char *answer;
+
+	if (!json_is_integer(version)) {
+		s->offers++;
+		fail(s, "subscriber-offer without a version");
+		return;
+	}
+	/* we play the browser; the server is controlled */
+	answer = load_answer_offer(s, json_string_value(json_object_get(data, "sdp")), true);
+	if (!answer)
+		return;
+	send_request(s, "subscriber-answer",
+		     json_pack("{s:s, s:O}", "sdp", answer, "version", version));
+	load_release_candidates(s);
 	g_free(answer);
 }
 
@@ -646,6 +595,11 @@ static void handle_remote_candidate(session *s, json_t *data)
 
 	if (g_strcmp0(json_string_value(json_object_get(data, "pc")), pc_name(s)) != 0)
 		return;
+	load_add_remote_candidate(s, line);
+}
+
+void load_add_remote_candidate(session *s, const char *line)
+{
 	if (!s->transport) {
 		g_ptr_array_add(s->remote_candidates, g_strdup(line));
 		return;
@@ -848,7 +802,7 @@ static char *build_publish_offer(session *s, const char *ufrag, const char *pwd,
 	return text;
 }
 
-static void start_publish(session *s)
+char *load_publish_offer(session *s)
 {
 	load *app = s->app;
 	static const char *const addresses[] = {"127.0.0.1", NULL};
@@ -874,20 +828,29 @@ static void start_publish(session *s)
 		goto out;
 	}
 	offer = build_publish_offer(s, ufrag, pwd, tb_dtls_identity_fingerprint(app->identity));
-	s->publish_id = send_request(s, "publish",
-				     json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "sdp", offer,
-					       "tracks", "mid", "0", "source", "camera", "mid", "1",
-					       "source", "mic"));
 out:
 	g_clear_error(&error);
 	g_free(ufrag);
 	g_free(pwd);
+	return offer;
+}
+
+/* tribud: "publish" {sdp, tracks}; the answer comes in the response. */
+static void start_publish(session *s)
+{
+	char *offer = load_publish_offer(s);
+
+	if (!offer)
+		return;
+	s->publish_id = send_request(s, "publish",
+				     json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "sdp", offer,
+					       "tracks", "mid", "0", "source", "camera", "mid", "1",
+					       "source", "mic"));
 	g_free(offer);
 }
 
-static void handle_publish_answer(session *s, json_t *data)
+void load_apply_publish_answer(session *s, const char *sdp)
 {
-	const char *sdp = json_string_value(json_object_get(data, "sdp"));
 	tb_sdp_desc *answer = NULL;
 	GError *error = NULL;
 	int rc;
@@ -913,18 +876,45 @@ static void handle_publish_answer(session *s, json_t *data)
 	for (guint i = 0; i < s->remote_candidates->len; i++)
 		tb_transport_add_remote_candidate(s->transport, s->remote_candidates->pdata[i]);
 	g_ptr_array_set_size(s->remote_candidates, 0);
-	s->answered = true;
-	for (guint i = 0; i < s->local_candidates->len; i++)
-		send_candidate(s, s->local_candidates->pdata[i]);
-	g_ptr_array_set_size(s->local_candidates, 0);
-	if (s->local_done)
-		send_candidate(s, NULL);
+	load_release_candidates(s);
 out:
 	g_clear_error(&error);
 	tb_sdp_desc_free(answer);
 }
 
 /* ---- signaling in ---- */
+
+/* tribud, --participant: the publisher's connection also carries its
+ * subscribe PeerConnection, kept in subs[0]. Hands it what is its own (its
+ * offers, candidates and the responses to its requests); returns whether
+ * MSG was one. */
+static bool route_to_subscriber(session *s, json_t *msg)
+{
+	session *sub = &s->app->subs[0];
+	const char *event = json_string_value(json_object_get(msg, "event"));
+	json_t *data = json_object_get(msg, "data");
+
+	if (g_strcmp0(event, "subscriber-offer") == 0) {
+		if (!sub->t_joined)
+			sub->t_joined = now_us();
+		handle_offer(sub, data);
+		return true;
+	}
+	if (g_strcmp0(event, "candidate") == 0 &&
+	    g_strcmp0(json_string_value(json_object_get(data, "pc")), "subscribe") == 0) {
+		handle_remote_candidate(sub, data);
+		return true;
+	}
+	if (!event && json_integer_value(json_object_get(msg, "id")) > SUB_ID_BASE) {
+		if (json_is_false(json_object_get(msg, "ok")))
+			fail(sub, "request failed: %s",
+			     json_string_value(
+				     json_object_get(json_object_get(msg, "error"), "message"))
+				     ?: "?");
+		return true;
+	}
+	return false;
+}
 
 static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *message,
 			  gpointer user_data)
@@ -939,6 +929,15 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *messag
 		fprintf(stderr, "[%u] ← %.200s\n", s->index, text);
 	if (!msg)
 		return;
+	if (s->app->participant && s->publisher && !s->app->janus && route_to_subscriber(s, msg)) {
+		json_decref(msg);
+		return;
+	}
+	if (s->app->janus) {
+		janus_message(s, msg);
+		json_decref(msg);
+		return;
+	}
 	event = json_string_value(json_object_get(msg, "event"));
 	if (event) {
 		json_t *data = json_object_get(msg, "data");
@@ -961,7 +960,8 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *messag
 			start_publish(s);
 	} else if (s->publisher &&
 		   json_integer_value(json_object_get(msg, "id")) == s->publish_id) {
-		handle_publish_answer(s, json_object_get(msg, "data"));
+		load_apply_publish_answer(
+			s, json_string_value(json_object_get(json_object_get(msg, "data"), "sdp")));
 	} else if (s->stats_id && json_integer_value(json_object_get(msg, "id")) == s->stats_id) {
 		print_line(json_pack("{s:O}", "data", json_object_get(msg, "data")),
 			   "server-stats");
@@ -991,28 +991,45 @@ static void on_ws_connected(GObject *source, GAsyncResult *result, gpointer user
 	soup_websocket_connection_set_max_incoming_payload_size(s->ws, 1 << 20);
 	g_signal_connect(s->ws, "message", G_CALLBACK(on_ws_message), s);
 	g_signal_connect(s->ws, "closed", G_CALLBACK(on_ws_closed), s);
+	if (s->app->janus) {
+		s->t_join_sent = now_us();
+		janus_connected(s);
+		return;
+	}
 	token = mint_token(s->app, s->user, s->publisher ? "mentor" : "student");
 	s->t_join_sent = now_us();
+	if (s->app->participant && s->publisher && !s->app->janus) {
+		session *sub = &s->app->subs[0];
+		sub->ws = g_object_ref(s->ws);
+		sub->t_join_sent = s->t_join_sent;
+	}
 	send_request(s, "join", json_pack("{s:s, s:s}", "token", token, "name", s->user));
 	g_free(token);
 }
 
-static void start_session(load *app, session *s)
+static void init_session(load *app, session *s)
 {
-	SoupMessage *msg = soup_message_new("GET", app->url);
-
 	s->app = app;
-	s->user = s->publisher ? g_strdup("publisher")
+	s->user = s->publisher ? g_strdup_printf("%spublisher", app->name_prefix)
 			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
 	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->rtcp_ssrc = g_random_int() | 1u;
+}
+
+static void start_session(load *app, session *s)
+{
+	static const char *janus_protocols[] = {"janus-protocol", NULL};
+	SoupMessage *msg = soup_message_new("GET", app->url);
+
+	init_session(app, s);
 	if (!msg) {
 		fail(s, "bad URL %s", app->url);
 		return;
 	}
-	soup_session_websocket_connect_async(app->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
-					     NULL, on_ws_connected, s);
+	soup_session_websocket_connect_async(app->session, msg, NULL,
+					     app->janus ? (char **)janus_protocols : NULL,
+					     G_PRIORITY_DEFAULT, NULL, on_ws_connected, s);
 	g_object_unref(msg);
 }
 
@@ -1029,9 +1046,13 @@ static gboolean start_next(gpointer data)
 
 /* Starts the subscribers' joins, once: at start-up, or when the synthetic
  * publisher's media flows, so that no join waits for a publisher. */
-static void start_joins(load *app)
+void start_joins(load *app)
 {
 	if (app->joins_started || app->n == 0)
+		return;
+	if (app->participant && !app->janus)
+		return; /* tribud: the subscribe side came with the publisher's join */
+	if (app->subscribe_on_usr2 && !app->usr2)
 		return;
 	app->joins_started = true;
 	if (start_next(app) && app->n > 1)
@@ -1105,7 +1126,7 @@ static json_t *totals_json(const load *app)
 			 "audio_bytes", (json_int_t)t.audio_bytes);
 }
 
-static void print_line(json_t *obj, const char *type)
+void print_line(json_t *obj, const char *type)
 {
 	char *text;
 
@@ -1115,6 +1136,16 @@ static void print_line(json_t *obj, const char *type)
 	fflush(stdout);
 	free(text);
 	json_decref(obj);
+}
+
+/* SIGUSR2 (--subscribe-on-usr2): the subscribers join now. */
+static gboolean on_usr2(gpointer data)
+{
+	load *app = data;
+
+	app->usr2 = true;
+	start_joins(app);
+	return G_SOURCE_CONTINUE;
 }
 
 /* SIGUSR1: our totals now; the synthetic publisher also asks the server
@@ -1130,7 +1161,8 @@ static gboolean on_snapshot(gpointer data)
 				    json_integer((json_int_t)app->pub->sent_packets));
 		json_object_set_new(obj, "pub_bytes",
 				    json_integer((json_int_t)app->pub->sent_bytes));
-		app->pub->stats_id = send_request(app->pub, "stats", json_object());
+		if (!app->janus)
+			app->pub->stats_id = send_request(app->pub, "stats", json_object());
 	}
 	print_line(obj, "snapshot");
 	return G_SOURCE_CONTINUE;
@@ -1223,17 +1255,28 @@ static void session_clear(session *s)
 int main(int argc, char **argv)
 {
 	load app = {.exit_status = 1};
-	char *secret_file = NULL, *log_level = NULL;
+	char *secret_file = NULL, *log_level = NULL, *server = NULL;
+	gint64 janus_room = 1234, janus_feed = 1;
+	int janus_feeds = 1;
 	char *secret_text = NULL;
 	int subscribers = 1, join_interval = 50, duration = 0, publish_kbps = 0;
-	gboolean verbose = FALSE;
+	int keyframe_min_ms = PUB_KEYFRAME_MIN_MS;
+	gboolean verbose = FALSE, participant = FALSE, on_usr2_opt = FALSE;
 	GError *error = NULL;
 	GOptionContext *ctx;
 	GOptionEntry entries[] = {
 		{"url", 0, 0, G_OPTION_ARG_STRING, &app.url, "Signaling URL",
 		 "ws://127.0.0.1:PORT/ws"},
 		{"secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
-		 "The server's token secret (DATA_DIR/secret)", "FILE"},
+		 "The server's token secret (DATA_DIR/secret); tribud only", "FILE"},
+		{"server", 0, 0, G_OPTION_ARG_STRING, &server,
+		 "Whose signaling to speak (default tribud)", "tribud|janus"},
+		{"janus-room", 0, 0, G_OPTION_ARG_INT64, &janus_room,
+		 "Janus: VideoRoom room id (default 1234)", "ID"},
+		{"janus-feed", 0, 0, G_OPTION_ARG_INT64, &janus_feed,
+		 "Janus: our synthetic publisher's feed id (default 1)", "ID"},
+		{"janus-feeds", 0, 0, G_OPTION_ARG_INT, &janus_feeds,
+		 "Janus: subscribers take feeds 1..N, never our own publisher's (default 1)", "N"},
 		{"room", 0, 0, G_OPTION_ARG_STRING, &app.room, "Room to join", "ROOM"},
 		{"kind", 0, 0, G_OPTION_ARG_STRING, &app.kind,
 		 "Room kind in the tokens (default workshop)", "coaching|workshop"},
@@ -1243,14 +1286,28 @@ int main(int argc, char **argv)
 		 "Also run a synthetic VP8 + Opus publisher at this bit rate; the "
 		 "subscribers join once its media flows (default 0: none)",
 		 "KBPS"},
+		{"keyframe-min-ms", 0, 0, G_OPTION_ARG_INT, &keyframe_min_ms,
+		 "Synthetic publisher: drop a key frame request that comes within this many ms "
+		 "of the last one honoured (default 300, as libwebrtc; 0: honour every one)",
+		 "MS"},
 		{"join-interval-ms", 0, 0, G_OPTION_ARG_INT, &join_interval,
 		 "Delay between two joins (default 50)", "MS"},
 		{"duration", 0, 0, G_OPTION_ARG_INT, &duration,
 		 "Seconds to run, 0: until SIGINT/SIGTERM (default 0)", "S"},
 		{"name-prefix", 0, 0, G_OPTION_ARG_STRING, &app.name_prefix,
-		 "User ids are PREFIX000.. (default load-)", "PREFIX"},
+		 "User ids are PREFIX000.., the publisher's PREFIXpublisher (default load-)",
+		 "PREFIX"},
 		{"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
 		 "tribu log filter for the media code (default warn)", "SPEC"},
+		{"participant", 0, 0, G_OPTION_ARG_NONE, &participant,
+		 "One workshop participant: the synthetic publisher also receives everyone "
+		 "else (tribud: its subscribe PeerConnection; Janus: a subscriber of every "
+		 "other feed 1..N); needs --publish-kbps, implies --subscribers 1",
+		 NULL},
+		{"subscribe-on-usr2", 0, 0, G_OPTION_ARG_NONE, &on_usr2_opt,
+		 "Start the subscribers' joins on SIGUSR2, not when the publisher's media "
+		 "flows",
+		 NULL},
 		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print signaling to stderr", NULL},
 		G_OPTION_ENTRY_NULL,
 	};
@@ -1262,9 +1319,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g_option_context_free(ctx);
+	app.janus = g_strcmp0(server, "janus") == 0;
+	if (server && !app.janus && strcmp(server, "tribud") != 0) {
+		fprintf(stderr, "tribu-load: --server is tribud or janus\n");
+		return 2;
+	}
+	if (app.janus && !secret_file)
+		secret_file = g_strdup("/dev/null");
+	if (!app.room && app.janus)
+		app.room = g_strdup_printf("%" G_GINT64_FORMAT, janus_room);
 	if (!app.url || !secret_file || !app.room || subscribers < 0 || subscribers > 1000 ||
-	    (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 || publish_kbps > 50000 ||
-	    join_interval < 0 || duration < 0) {
+	    janus_feeds < 1 || janus_feeds > MAX_STREAMS / 2 || janus_room <= 0 ||
+	    janus_feed <= 0 || (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 ||
+	    publish_kbps > 50000 || join_interval < 0 || duration < 0) {
 		fprintf(stderr, "tribu-load: --url, --secret-file and --room are required; "
 				"0 <= --subscribers <= 1000 (0 only with --publish-kbps); "
 				"--publish-kbps <= 50000\n");
@@ -1275,11 +1342,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	app.secret = g_strstrip(secret_text);
+	if (participant) {
+		if (publish_kbps <= 0) {
+			fprintf(stderr, "tribu-load: --participant needs --publish-kbps\n");
+			return 2;
+		}
+		subscribers = 1;
+	}
+	app.participant = participant;
+	app.subscribe_on_usr2 = on_usr2_opt;
 	app.n = (unsigned)subscribers;
 	app.publish_kbps = (unsigned)publish_kbps;
 	app.join_interval_ms = (unsigned)join_interval;
 	app.duration_s = (unsigned)duration;
 	app.verbose = verbose;
+	app.keyframe_min_ms = (unsigned)CLAMP(keyframe_min_ms, 0, 10000);
+	app.janus_room = (json_int_t)janus_room;
+	app.janus_feed = (json_int_t)janus_feed;
+	app.janus_feeds = (unsigned)janus_feeds;
 	if (!app.kind)
 		app.kind = g_strdup("workshop");
 	if (!app.name_prefix)
@@ -1301,9 +1381,19 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_stop, &app);
 	g_unix_signal_add(SIGTERM, on_stop, &app);
 	g_unix_signal_add(SIGUSR1, on_snapshot, &app);
+	g_unix_signal_add(SIGUSR2, on_usr2, &app);
 	g_timeout_add(1000, rtcp_tick, &app);
+	if (app.janus)
+		g_timeout_add_seconds(15, janus_keepalive, &app);
 	if (app.duration_s)
 		g_timeout_add_seconds(app.duration_s, on_stop, &app);
+	if (app.participant && !app.janus) {
+		/* the subscribe side, on the publisher's connection */
+		init_session(&app, &app.subs[0]);
+		app.subs[0].next_id = SUB_ID_BASE;
+		app.started = 1;
+		app.joins_started = true;
+	}
 	if (app.publish_kbps) {
 		app.pub = g_new0(session, 1);
 		app.pub->publisher = true;
@@ -1333,5 +1423,6 @@ int main(int argc, char **argv)
 	g_free(secret_file);
 	g_free(secret_text);
 	g_free(log_level);
+	g_free(server);
 	return app.exit_status;
 }
