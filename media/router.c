@@ -734,12 +734,18 @@ static void on_state(tb_router_peer *peer, tb_pc_kind pc, tb_transport_state sta
 	tb_router *router = peer->router;
 
 	if (pc == TB_PC_SUBSCRIBE && state == TB_TRANSPORT_CONNECTED) {
-		/* Video starts at a keyframe: ask every source for one now. */
+		/* Video starts at a keyframe: ask every source for one now, unless
+		 * one was asked for within the last 300 ms: browsers ignore a
+		 * request that comes sooner than that after the last one they
+		 * honoured, so a request now would be lost and the next one would
+		 * wait 300 ms from now. The throttle sends it as soon as the
+		 * publisher takes it (forward_one asks at every packet until the
+		 * keyframe), and a keyframe already on its way serves this
+		 * subscriber too. */
 		for (guint i = 0; i < peer->sub_tracks->len; i++) {
 			sub_track *sub = peer->sub_tracks->pdata[i];
 			if (sub->source && sub->kind == TB_SDP_KIND_VIDEO) {
 				sub->need_keyframe = true;
-				sub->source->last_pli_us = 0;
 				request_keyframe(sub->source);
 			}
 		}

@@ -23,7 +23,10 @@
  * Timestamps: the pipeline runs on the monotonic system clock with its base
  * time set to the recording's creation, so running time = arrival time -
  * creation, the same base for every track of the participant: audio and
- * video stay in sync as they arrived. The muxer's offset-to-zero then makes
+ * video stay in sync as they arrived. Arrival is smoothed per track first
+ * (smooth_arrival): a packet that came late after a stall keeps the time
+ * its RTP timestamp gives it on the least-delay line, so bursts do not
+ * bunch up or shift the file's timeline. The muxer's offset-to-zero then makes
  * the file start at 0. Silence and loss leave gaps, not a shifted timeline.
  *
  * Crash safety (measured by tests/unit/recorder/test-recording.c, kill -9
@@ -73,7 +76,13 @@
 #define DURATION_PATCH_TICKS 2 /* header's Duration kept current every second */
 #define KEYFRAME_RETRY_US    (1 * G_USEC_PER_SEC)
 #define REPAIR_IDLE_TIMEOUT  (60 * GST_SECOND)
-#define IDLE_END_US          (2 * G_USEC_PER_SEC) /* see "Pauses" above */
+/* See "Pauses" above: a camera muted for a moment leaves a hole in the same
+ * file; one off for longer than this does not keep the audio off the disk
+ * (a crash would lose it) and comes back in the next file. */
+#define IDLE_END_US          (10 * G_USEC_PER_SEC)
+#define DRIFT_PPM            200 /* how fast two clocks may drift apart */
+#define REANCHOR_LATE_US     (500 * 1000)
+#define REANCHOR_AFTER_US    (2 * G_USEC_PER_SEC)
 
 G_DEFINE_QUARK(tb - recorder - error - quark, tb_recorder_error)
 
@@ -166,6 +175,14 @@ typedef struct track {
 	atomic_int have_keyframe;
 	atomic_int want_keyframe; /* the depayloader asked (packet loss) */
 	int64_t last_request_us;  /* context thread */
+	struct {                  /* smooth_arrival; the pushing thread only */
+		bool init;
+		uint32_t last_rtp;  /* newest RTP timestamp seen */
+		int64_t ext_rtp;    /* LAST_RTP, extended past wraps */
+		int64_t offset_us;  /* arrival - media time, the least seen (drifting) */
+		int64_t offset_at;  /* arrival when OFFSET_US was last lowered */
+		int64_t late_since; /* first of a run of packets far behind the line */
+	} sm;
 	atomic_int_fast64_t last_push_us; /* arrival of the last packet taken */
 	atomic_int ended;                 /* idle: EOS sent (see "Pauses") */
 	atomic_uint_fast64_t packets;
@@ -1223,6 +1240,55 @@ int tb_recording_add_track(tb_recording *rec, const tb_recording_track *desc)
 	return rc;
 }
 
+/* The time packet BUF of track T should be taken to have arrived: its RTP
+ * timestamp on the arrival clock, at the least delay seen so far. Packets
+ * that came late (a burst after a stall of the network, the publisher or
+ * this server) get the time they would have had on time, so the file keeps
+ * the publisher's own spacing and audio and video stay lined up; the least
+ * delay may rise by DRIFT_PPM (the two clocks drift), and a delay that
+ * stays REANCHOR_LATE_US higher for REANCHOR_AFTER_US (a new path, an RTP
+ * clock that jumped back) becomes the new line. Never later than ARRIVAL. */
+static int64_t smooth_arrival(track *t, const uint8_t *buf, int64_t arrival)
+{
+	uint32_t rtp = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+	int32_t delta;
+	int64_t ext, media_us, sample, allowed;
+
+	if (!t->sm.init) {
+		t->sm.init = true;
+		t->sm.last_rtp = rtp;
+		t->sm.ext_rtp = (int64_t)rtp + ((int64_t)1 << 32); /* room to go back */
+		t->sm.offset_us = arrival - t->sm.ext_rtp * G_USEC_PER_SEC / t->clock_rate;
+		t->sm.offset_at = arrival;
+		return arrival;
+	}
+	delta = (int32_t)(rtp - t->sm.last_rtp);
+	ext = t->sm.ext_rtp + delta;
+	if (delta > 0) {
+		t->sm.last_rtp = rtp;
+		t->sm.ext_rtp = ext;
+	}
+	media_us = ext * G_USEC_PER_SEC / t->clock_rate;
+	sample = arrival - media_us;
+	allowed = t->sm.offset_us + (arrival - t->sm.offset_at) * DRIFT_PPM / 1000000;
+	if (sample <= allowed) {
+		t->sm.offset_us = sample;
+		t->sm.offset_at = arrival;
+		t->sm.late_since = 0;
+	} else if (sample - allowed > REANCHOR_LATE_US) {
+		if (!t->sm.late_since) {
+			t->sm.late_since = arrival;
+		} else if (arrival - t->sm.late_since > REANCHOR_AFTER_US) {
+			t->sm.offset_us = sample;
+			t->sm.offset_at = arrival;
+			t->sm.late_since = 0;
+		}
+	} else {
+		t->sm.late_since = 0;
+	}
+	return MIN(arrival, media_us + MIN(sample, allowed));
+}
+
 int tb_recording_push_rtp(tb_recording *rec, size_t index, const uint8_t *buf, size_t len,
 			  int64_t arrival_mono_us)
 {
@@ -1231,6 +1297,7 @@ int tb_recording_push_rtp(tb_recording *rec, size_t index, const uint8_t *buf, s
 	GstBuffer *gbuf;
 	GstFlowReturn flow;
 	GstClockTime ts;
+	int64_t smoothed;
 	track *t;
 
 	if (index >= n)
@@ -1247,9 +1314,8 @@ int tb_recording_push_rtp(tb_recording *rec, size_t index, const uint8_t *buf, s
 		goto dropped_efull;
 
 	gbuf = gst_buffer_new_memdup(buf, len);
-	ts = arrival_mono_us > rec->start_us
-		     ? (GstClockTime)(arrival_mono_us - rec->start_us) * GST_USECOND
-		     : 0;
+	smoothed = smooth_arrival(t, buf, arrival_mono_us);
+	ts = smoothed > rec->start_us ? (GstClockTime)(smoothed - rec->start_us) * GST_USECOND : 0;
 	GST_BUFFER_PTS(gbuf) = ts;
 	GST_BUFFER_DTS(gbuf) = ts;
 	flow = gst_app_src_push_buffer(appsrc, gbuf);

@@ -195,15 +195,16 @@ typedef struct tb_recording_callbacks {
  * WebM (webmmux) for VP8/VP9 + Opus, Matroska (matroskamux) when a track is
  * H264. Per track: appsrc -> rtpjitterbuffer (200 ms, do-lost) ->
  * depayloader -> parser -> muxer -> filesink. Timestamps come from the
- * arrival times given to tb_recording_push_rtp, relative to one base per
- * recording, so audio and video stay in sync; the file starts at 0 and the
+ * arrival times given to tb_recording_push_rtp (smoothed along each track's
+ * RTP timestamps, so that packets delayed in a burst keep their spacing),
+ * relative to one base per recording, so audio and video stay in sync; the file starts at 0 and the
  * first video frame is a keyframe (video is dropped until one comes, see
  * need_keyframe).
  *
  * Give only tracks that are sending (their first packet has arrived), and
  * add the others when they start: the muxer writes in timestamp order and
  * waits for every track, so a track that sends nothing holds the others in
- * memory. A track given nothing for 2 s while another goes on is therefore
+ * memory. A track given nothing for 10 s while another goes on is therefore
  * ended in this file (push_rtp then says TB_ECONFLICT: go on in the next
  * file); a shorter pause is a gap in the file.
  *
@@ -242,7 +243,7 @@ int tb_recording_add_track(tb_recording *rec, const tb_recording_track *track);
  *  TB_EINVAL: unknown track, not RTP, or another payload type (RTX, FEC);
  *  TB_EFULL: the track's queue is full (the pipeline is behind);
  *  TB_ENOENT: not started yet, already stopping, or ended by an error;
- *  TB_ECONFLICT: this track was idle for 2 s and is ended in this file:
+ *  TB_ECONFLICT: this track was idle for 10 s and is ended in this file:
  *    roll over as for tb_recording_add_track (stop this recording, start
  *    the next file with the same tracks) and push the packet there.
  * Meant for the media worker that owns the publisher: one thread at a time
