@@ -80,6 +80,8 @@
  * file; one off for longer than this does not keep the audio off the disk
  * (a crash would lose it) and comes back in the next file. */
 #define IDLE_END_US          (10 * G_USEC_PER_SEC)
+/* Audio waits this long at most for the file's first video keyframe. */
+#define AUDIO_WAIT_NS        (3 * GST_SECOND)
 #define DRIFT_PPM            200 /* how fast two clocks may drift apart */
 #define REANCHOR_LATE_US     (500 * 1000)
 #define REANCHOR_AFTER_US    (2 * G_USEC_PER_SEC)
@@ -212,6 +214,10 @@ struct tb_recording {
 	 * running time; UINT64_MAX / 0 when none), for the live Duration. */
 	atomic_uint_fast64_t media_first_ns;
 	atomic_uint_fast64_t media_end_ns;
+	/* Running time of the file's first video keyframe (UINT64_MAX: none
+	 * yet) and of the first audio buffer that waited for it. */
+	atomic_uint_fast64_t video_start_ns;
+	atomic_uint_fast64_t audio_wait_from_ns;
 
 	/* `lock` guards phase, stop_requested, data_started's transition and
 	 * adding tracks. Never held while calling out; taken after a sink pad's
@@ -368,6 +374,35 @@ static void mux_input_buffer(mux_input *in, GstBuffer *buf)
 		in->end_pts = end;
 }
 
+/* True for an audio buffer that comes before the file's first video frame,
+ * in a file with video: it is dropped, so that every track starts at that
+ * keyframe. Players index a file by its video keyframes only, and a file
+ * whose audio starts earlier cannot be seeked back to 0 in Chromium. Audio
+ * stops waiting after AUDIO_WAIT_NS (a camera that never sends a keyframe
+ * does not silence the file). Streaming threads. */
+static bool audio_before_video(tb_recording *rec, GstBuffer *buf)
+{
+	size_t n = atomic_load_explicit(&rec->n_tracks, memory_order_acquire);
+	uint_fast64_t video = atomic_load(&rec->video_start_ns), from;
+	GstClockTime pts = GST_BUFFER_PTS(buf);
+	bool has_video = false;
+
+	if (!GST_CLOCK_TIME_IS_VALID(pts))
+		return false;
+	if (video != UINT64_MAX)
+		return pts < video;
+	for (size_t i = 0; i < n && !has_video; i++)
+		has_video = rec->tracks[i]->in.is_video;
+	if (!has_video)
+		return false;
+	from = atomic_load(&rec->audio_wait_from_ns);
+	if (from == UINT64_MAX) {
+		atomic_compare_exchange_strong(&rec->audio_wait_from_ns, &from, pts);
+		from = atomic_load(&rec->audio_wait_from_ns);
+	}
+	return pts < from + AUDIO_WAIT_NS;
+}
+
 static GstPadProbeReturn mux_pad_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
 	track *t = data;
@@ -395,8 +430,15 @@ static GstPadProbeReturn mux_pad_probe(GstPad *pad, GstPadProbeInfo *info, gpoin
 		if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT) || !t->in.caps_fixed)
 			return GST_PAD_PROBE_DROP;
 		atomic_store(&t->have_keyframe, 1);
+		if (GST_BUFFER_PTS_IS_VALID(buf)) {
+			uint_fast64_t none = UINT64_MAX;
+			atomic_compare_exchange_strong(&rec->video_start_ns, &none,
+						       GST_BUFFER_PTS(buf));
+		}
 		TB_DEBUG(LOG, "[%s] track %zu: first keyframe", rec->name, t->index);
 	}
+	if (!t->in.is_video && audio_before_video(rec, GST_PAD_PROBE_INFO_BUFFER(info)))
+		return GST_PAD_PROBE_DROP;
 	if (!atomic_load(&rec->data_started)) {
 		/* From here on the muxer may write its header: add_track must
 		 * not add a pad any more. */
@@ -617,6 +659,8 @@ tb_recording *tb_recording_new(const char *abs_path, const tb_recording_track *t
 	rec->refcount = 1;
 	rec->header_fd = -1;
 	atomic_store(&rec->media_first_ns, UINT64_MAX);
+	atomic_store(&rec->video_start_ns, UINT64_MAX);
+	atomic_store(&rec->audio_wait_from_ns, UINT64_MAX);
 	g_mutex_init(&rec->lock);
 	rec->path = g_strdup(abs_path);
 	rec->name = log_name_of(abs_path);

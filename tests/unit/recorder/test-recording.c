@@ -622,21 +622,21 @@ static void test_vp8_opus(fixture *f, gconstpointer data)
 	g_assert_cmpint(fs.video.n, >, COUNT(30));
 	g_assert_true(fs.video.first_is_key);
 	g_assert_true(fs.video.first_vp8_key);
-	/* Starts at zero. */
+	/* Starts at zero, every track at the first keyframe: the audio sent
+	 * before it is not in the file (a file whose audio starts before its
+	 * first video frame cannot be seeked back to 0 in Chromium). A/V sync
+	 * inside the file: tests/integration/test-recording.mjs (flash + beep). */
 	g_assert_cmpuint(MIN(fs.audio.first, fs.video.first), <, MS(20) * GST_MSECOND);
-	/* In sync: the file puts the first keyframe as far after the first
-	 * audio packet as the publisher captured it. */
 	g_assert_true(GST_CLOCK_TIME_IS_VALID(first_audio_pts));
 	g_assert_true(GST_CLOCK_TIME_IS_VALID(first_key_pts));
 	sync_expected_ms = ((gint64)first_key_pts - (gint64)first_audio_pts) / GST_MSECOND;
-	sync_file_ms = ((gint64)fs.video.first - (gint64)fs.audio.first) / GST_MSECOND;
-	g_test_message("video starts %" G_GINT64_FORMAT " ms after audio; sent %" G_GINT64_FORMAT
-		       " ms after",
+	sync_file_ms = ((gint64)fs.audio.first - (gint64)fs.video.first) / GST_MSECOND;
+	g_test_message("audio starts %" G_GINT64_FORMAT " ms after the first keyframe; the "
+		       "publisher sent %" G_GINT64_FORMAT " ms of audio before it",
 		       sync_file_ms, sync_expected_ms);
-	/* Under valgrind the publisher itself sends late (the recording keeps
-	 * arrival times), so there is no truth to compare with. */
+	g_assert_cmpint(sync_file_ms, >=, 0);
 	if (!slow)
-		g_assert_cmpint(labs(sync_file_ms - sync_expected_ms), <=, 50);
+		g_assert_cmpint(sync_file_ms, <, 60);
 	assert_first_frame_decodes(path);
 
 	/* Stop after the end is a no-op. */
@@ -727,6 +727,7 @@ static void pause_video(gen *g, int ms)
 	run_for(ms);
 	g_mutex_lock(&g->lock);
 	g->video_track = 1;
+	g->refused = 0;
 	g_mutex_unlock(&g->lock);
 }
 
@@ -756,10 +757,13 @@ static void test_pause(fixture *f, gconstpointer data)
 	run_for(1000);
 	pause_video(g, 1200);
 	run_for(1000);
+	/* Refused since the video came back (none: same file, no roll). */
+	g_mutex_lock(&g->lock);
+	refused = g->refused;
+	g_mutex_unlock(&g->lock);
 	tb_recording_stop(rec);
 	g_mutex_lock(&g->lock);
 	truth_ms = (g->last_push_us - g->first_push_us) / 1000;
-	refused = g->refused;
 	g_mutex_unlock(&g->lock);
 	wait_finished(&w);
 	gen_target(g, NULL, -1, -1);
@@ -827,10 +831,11 @@ static void test_pause(fixture *f, gconstpointer data)
 	}
 	tb_recording_unref(rec);
 
-	/* A camera announced but never sending. */
+	/* A camera announced but never sending: the audio waits 3 s for its
+	 * first keyframe, then goes on without it. */
 	rec = new_recording(path2, tracks, 2, &w2);
 	gen_target(g, rec, 0, -1);
-	run_for(1500);
+	run_for(4500);
 	tb_recording_stop(rec);
 	wait_finished(&w2);
 	gen_target(g, NULL, -1, -1);
