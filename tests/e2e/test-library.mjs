@@ -318,7 +318,7 @@ describe('library page in Chromium', () => {
       await closePage(page);
     }));
 
-  test('a student never lists another student\'s confidential session, but lists the reference one',
+  test('a student never lists another student\'s confidential session, but lists the reference one; mentors',
     ONLY_HERE, withShots(async () => {
       // Set by the tests above; made sure of here so this test stands alone.
       await api(`/api/sessions/${session.a}`, 'cora', 'curator',
@@ -352,6 +352,13 @@ describe('library page in Chromium', () => {
       const noe = await openLibrary('student-noe', 'noe', 'student');
       assert.deepEqual((await noe.evaluate(shown)).sort(), [session.a, session.b].sort());
       await closePage(noe);
+      // The mentor of both calls sees both, and curates neither.
+      const mila = await openLibrary('mentor-mila', 'mila', 'mentor');
+      assert.deepEqual((await mila.evaluate(shown)).sort(), [session.a, session.b].sort());
+      await openResult(mila, session.b);
+      await waitIn(mila, 'the recording loaded', () => document.getElementById('player').readyState >= 1);
+      assert.equal(await mila.isVisible('#curation'), false);
+      await closePage(mila);
       assert.equal((await api(`/api/sessions/${session.b}`, 'zoe', 'student')).status, 403);
     }));
 
