@@ -432,8 +432,9 @@ static GstPadProbeReturn mux_pad_probe(GstPad *pad, GstPadProbeInfo *info, gpoin
 		atomic_store(&t->have_keyframe, 1);
 		if (GST_BUFFER_PTS_IS_VALID(buf)) {
 			uint_fast64_t none = UINT64_MAX;
-			atomic_compare_exchange_strong(&rec->video_start_ns, &none,
-						       GST_BUFFER_PTS(buf));
+			if (atomic_compare_exchange_strong(&rec->video_start_ns, &none,
+							   GST_BUFFER_PTS(buf)))
+				TB_INFO(LOG, "[%s] starts at the first video keyframe", rec->name);
 		}
 		TB_DEBUG(LOG, "[%s] track %zu: first keyframe", rec->name, t->index);
 	}

@@ -568,13 +568,18 @@ function yearMonth(ms) {
  * `at` is when this process first saw the line (see watchLog). */
 function watchLog(srv, room) {
   const seen = new Map();
+  const keyed = new Map(); // file name -> when its first video keyframe was in
   const re = new RegExp(`\\[${room}/([0-9a-zA-Z_-]+)\\] recording (recordings/\\S+) \\(`, 'g');
+  const reKey = /\[[0-9a-f]+\/([0-9a-zA-Z_-]+\.(?:webm|mkv))\] starts at the first video keyframe/g;
   const timer = setInterval(() => {
     for (const m of srv.stderr.matchAll(re)) {
       if (!seen.has(m[2])) seen.set(m[2], { pid: m[1], path: m[2], at: Date.now() });
     }
+    for (const m of srv.stderr.matchAll(reKey)) {
+      if (!keyed.has(m[1])) keyed.set(m[1], Date.now());
+    }
   }, 20);
-  return { seen, stop: () => clearInterval(timer) };
+  return { seen, keyed, stop: () => clearInterval(timer) };
 }
 
 
@@ -676,6 +681,15 @@ async function publishFor(srv, log, p, ms) {
     interval: 50,
     what: `tribud to log ${p.user}'s recording`,
   }).catch((err) => assert.fail(`${err.message}\n${srv.stderr.slice(-4000)}`));
+  // A file with video starts at its first keyframe (the audio before it is
+  // left out): time the recording from there.
+  const name = start.path.split('/').pop();
+  const keyedAt = await waitFor(() => log.keyed.get(name) ?? false, {
+    timeout: 20000,
+    interval: 50,
+    what: `tribud to log ${p.user}'s first keyframe`,
+  }).catch((err) => assert.fail(`${err.message}\n${srv.stderr.slice(-4000)}`));
+  start.at = keyedAt;
   await pause(start.at + ms - Date.now());
   assert.ok(!p.exited, `${p.user} is still in the call`);
   await p.stop();
