@@ -339,7 +339,8 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 	track->packets++;
 	track->bytes += len;
 	l->packets++;
-	l->tick_bytes += len;
+	if (!rtx)
+		l->tick_bytes += len;
 	if (!l->rx_started) {
 		tb_rtcp_rx_stats_init(&l->rx,
 				      track->codec.clock_rate ? track->codec.clock_rate : 90000);
@@ -368,6 +369,8 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		return;
 	if (track->kind == TB_SDP_KIND_VIDEO)
 		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
+	if (keyframe && track->vp8)
+		l->width = tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len);
 	for (guint i = 0; i < track->subs->len; i++)
 		forward_one(track->subs->pdata[i], layer, buf, len, &hdr, keyframe, now);
 }
@@ -526,8 +529,10 @@ void tb__router_subscriber_rtcp(void *user_data, uint8_t *buf, size_t len)
 static void layers_of(const pub_track *track, tb_simulcast_layers *out)
 {
 	out->n = track->n_layers;
-	for (size_t k = 0; k < track->n_layers; k++)
+	for (size_t k = 0; k < track->n_layers; k++) {
 		out->rate_bps[k] = track->layers[k].rate_bps;
+		out->width[k] = track->layers[k].width;
+	}
 }
 
 void tb__router_select_layers(tb_router_peer *peer)

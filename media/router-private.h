@@ -42,7 +42,8 @@ typedef struct pub_layer {
 	bool have_highest;
 	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
 	uint64_t tick_bytes;  /* since the last RTCP tick */
-	uint32_t rate_bps;    /* measured each tick; 0: nothing lately */
+	uint32_t rate_bps;    /* measured each tick (retransmissions left out); 0: nothing lately */
+	uint16_t width;       /* of its last VP8 keyframe; 0: unknown */
 	uint64_t packets;
 } pub_layer;
 

@@ -940,9 +940,9 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 				tb_rtcp_rx_stats_report(&copy, l->ssrc, now, &lrb);
 			rb.cumulative_lost += lrb.cumulative_lost;
 			json_array_append_new(layers,
-					      json_pack("{s:s, s:I, s:I}", "rid", l->rid, "packets",
+					      json_pack("{s:s, s:I, s:I, s:i}", "rid", l->rid, "packets",
 							(json_int_t)l->packets, "bitrate",
-							(json_int_t)l->rate_bps));
+							(json_int_t)l->rate_bps, "width", (int)l->width));
 		}
 		json_array_append_new(
 			pub_tracks,

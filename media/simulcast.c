@@ -7,17 +7,43 @@
 
 #include "common.h"
 
+uint16_t tb_simulcast_vp8_width(const uint8_t *payload, size_t len)
+{
+	tb_vp8_descriptor d;
+	const uint8_t *frame;
+
+	if (!tb_vp8_is_keyframe(payload, len) || tb_vp8_parse_descriptor(payload, len, &d) < 0 ||
+	    len < d.header_len + 10)
+		return 0;
+	/* frame tag (3), start code (3), then 14-bit width and scale */
+	frame = payload + d.header_len;
+	return (uint16_t)((frame[6] | frame[7] << 8) & 0x3fff);
+}
+
+/* The key a layer is ranked by. */
+static uint32_t rank_key(const tb_simulcast_layers *layers, size_t i, bool by_width)
+{
+	return by_width ? layers->width[i] : layers->rate_bps[i];
+}
+
 size_t tb_simulcast_rank(const tb_simulcast_layers *layers, int order[TB_SIMULCAST_MAX_LAYERS])
 {
 	size_t n = layers->n < TB_SIMULCAST_MAX_LAYERS ? layers->n : TB_SIMULCAST_MAX_LAYERS;
 	size_t live = 0;
+	bool by_width = true;
 
+	/* Bitrates mislead (retransmissions, probing, a keyframe): widths do
+	 * not, once known. */
+	for (size_t i = 0; i < n; i++)
+		if (layers->rate_bps[i] && !layers->width[i])
+			by_width = false;
 	for (size_t i = 0; i < n; i++) {
 		if (layers->rate_bps[i] == 0)
 			continue;
-		/* insertion by rate, lowest first */
+		/* insertion, lowest first */
 		size_t k = live++;
-		while (k > 0 && layers->rate_bps[order[k - 1]] > layers->rate_bps[i]) {
+		while (k > 0 && rank_key(layers, (size_t)order[k - 1], by_width) >
+					rank_key(layers, i, by_width)) {
 			order[k] = order[k - 1];
 			k--;
 		}

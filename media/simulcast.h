@@ -40,10 +40,12 @@ typedef enum tb_simulcast_quality {
 typedef struct tb_simulcast_layers {
 	size_t n;                                   /* 1..TB_SIMULCAST_MAX_LAYERS */
 	uint32_t rate_bps[TB_SIMULCAST_MAX_LAYERS]; /* measured; 0: not received lately */
+	uint16_t width[TB_SIMULCAST_MAX_LAYERS];    /* of its last keyframe; 0: unknown */
 } tb_simulcast_layers;
 
-/* Sorts the live layers of LAYERS by measured bitrate, lowest first, into
- * ORDER (indexes into LAYERS). Returns how many are live (rate > 0); with
+/* Sorts the live layers of LAYERS, lowest first, into ORDER (indexes into
+ * LAYERS): by picture width when every live layer's is known (the
+ * dependable order), else by measured bitrate. Returns how many are live (rate > 0); with
  * none live yet, returns LAYERS->n and the declared order. Any thread. */
 size_t tb_simulcast_rank(const tb_simulcast_layers *layers, int order[TB_SIMULCAST_MAX_LAYERS]);
 
@@ -54,6 +56,10 @@ size_t tb_simulcast_rank(const tb_simulcast_layers *layers, int order[TB_SIMULCA
  * -1 when LAYERS->n is 0. Any thread. */
 int tb_simulcast_choose(const tb_simulcast_layers *layers, tb_simulcast_quality wanted,
 			uint32_t budget_bps);
+
+/* The picture width a VP8 keyframe payload (descriptor included) declares,
+ * or 0 when PAYLOAD is not the start of a keyframe. Any thread. */
+uint16_t tb_simulcast_vp8_width(const uint8_t *payload, size_t len);
 
 /* What to do with one source packet. */
 typedef enum tb_rewrite_action {

@@ -14,7 +14,7 @@
 static void test_rank_by_rate(void)
 {
 	/* Declared h, m, l (a browser's sendEncodings order): rank by rate. */
-	tb_simulcast_layers l = {3, {1500000, 400000, 120000}};
+	tb_simulcast_layers l = {3, {1500000, 400000, 120000}, {0}};
 	int order[TB_SIMULCAST_MAX_LAYERS];
 
 	g_assert_cmpuint(tb_simulcast_rank(&l, order), ==, 3);
@@ -33,11 +33,28 @@ static void test_rank_by_rate(void)
 	g_assert_cmpint(order[2], ==, 2);
 }
 
+static void test_rank_by_width(void)
+{
+	/* Retransmissions made the low layer look costlier than the middle
+	 * one: the keyframes' widths set the order right. */
+	tb_simulcast_layers l = {3, {650000, 280000, 310000}, {1280, 640, 320}};
+	int order[TB_SIMULCAST_MAX_LAYERS];
+
+	g_assert_cmpuint(tb_simulcast_rank(&l, order), ==, 3);
+	g_assert_cmpint(order[0], ==, 2);
+	g_assert_cmpint(order[1], ==, 1);
+	g_assert_cmpint(tb_simulcast_choose(&l, TB_SIMULCAST_LOW, 0), ==, 2);
+	/* One width unknown: by rate. */
+	l.width[1] = 0;
+	tb_simulcast_rank(&l, order);
+	g_assert_cmpint(order[0], ==, 1);
+}
+
 static void test_choose(void)
 {
-	tb_simulcast_layers l = {3, {1500000, 400000, 120000}};
-	tb_simulcast_layers single = {1, {800000}};
-	tb_simulcast_layers none = {0, {0}};
+	tb_simulcast_layers l = {3, {1500000, 400000, 120000}, {0}};
+	tb_simulcast_layers single = {1, {800000}, {0}};
+	tb_simulcast_layers none = {0, {0}, {0}};
 
 	g_assert_cmpint(tb_simulcast_choose(&l, TB_SIMULCAST_HIGH, 0), ==, 0);
 	g_assert_cmpint(tb_simulcast_choose(&l, TB_SIMULCAST_MEDIUM, 0), ==, 1);
@@ -187,6 +204,20 @@ static void frame(tb_stream_rewriter *rw, layer_src *src, const bool key[2], int
 	*now += FRAME_US;
 }
 
+static void test_vp8_width(void)
+{
+	layer_src src = {1, 1, 1, 1, 0};
+	uint8_t buf[64];
+	tb_rtp_header hdr;
+	bool k;
+
+	next_packet(&src, true, buf, &hdr, &k);
+	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len), ==, 640);
+	next_packet(&src, false, buf, &hdr, &k);
+	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len), ==, 0);
+	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, 3), ==, 0);
+}
+
 static void test_switch_on_keyframe(void)
 {
 	tb_stream_rewriter rw;
@@ -331,7 +362,9 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/simulcast/rank", test_rank_by_rate);
+	g_test_add_func("/simulcast/rank-by-width", test_rank_by_width);
 	g_test_add_func("/simulcast/choose", test_choose);
+	g_test_add_func("/simulcast/vp8-width", test_vp8_width);
 	g_test_add_func("/simulcast/switch-on-keyframe", test_switch_on_keyframe);
 	g_test_add_func("/simulcast/restart-after-mute", test_restart_after_mute);
 	g_test_add_func("/simulcast/late-packet", test_late_packet_not_duplicated);
