@@ -36,6 +36,16 @@
  * costs, at a bit rate that test content (tribu-client's test pattern)
  * does not reach.
  *
+ * With --publishers P (and --publish-kbps) there are P synthetic
+ * publishers, all joined before the subscribers: a workshop. With
+ * --simulcast each sends its video as three layers (a=ssrc-group:SIM, low
+ * to high: 15 %, 25 % and 60 % of the video bit rate, key frames of
+ * 320x180, 640x360 and 1280x720, each layer its own SSRC, sequence
+ * numbers, picture ids and key frames on request). With --speakers S only
+ * the first S publishers talk (Opus every 20 ms, audio level -30 dBov); the
+ * others are silent as a browser's Opus DTX is: one small packet every
+ * 400 ms at -127 dBov.
+ *
  * Output (stdout, one JSON object per line): a "snapshot" line on SIGUSR1
  * (cumulative totals, for a driver that measures a window), and a "final"
  * line with every subscriber on exit (--duration, SIGINT or SIGTERM).
@@ -63,7 +73,7 @@
 #include "srtp.h"
 #include "transport.h"
 
-#define MAX_STREAMS 16 /* SSRCs received per session */
+#define MAX_STREAMS 128 /* SSRCs received per session (a workshop: 50 audio + videos) */
 #define RTCP_CAP    (1500 + TB_SRTP_MAX_TRAILER)
 #define TOKEN_TTL_S (6 * 3600)
 
@@ -78,6 +88,8 @@
 #define PUB_OPUS_OCTETS     160          /* 64 kbit/s in 20 ms frames */
 #define PUB_KEYFRAME_SCALE  4            /* a key frame is this many average frames */
 #define PUB_KEYFRAME_MIN_US (300 * 1000) /* libwebrtc's kMinKeyframeSendIntervalMs */
+#define PUB_LAYERS          3
+#define PUB_DTX_INTERVAL    20 /* a silent publisher sends one frame in 20 (400 ms) */
 #define PUB_TICK_MS         5
 
 typedef struct load load;
@@ -125,6 +137,13 @@ typedef struct session {
 	json_int_t stats_id; /* last "stats" request (server's view of our PCs) */
 	uint32_t video_ssrc, audio_ssrc;
 	uint16_t video_seq, audio_seq, picture_id;
+	/* simulcast: layer 0 (low) .. PUB_LAYERS-1; without it, layer 0 is
+	 * video_ssrc and the rest unused */
+	uint32_t layer_ssrc[PUB_LAYERS];
+	uint16_t layer_seq[PUB_LAYERS], layer_pid[PUB_LAYERS];
+	bool layer_key[PUB_LAYERS];
+	int64_t layer_last_request[PUB_LAYERS];
+	bool speaking;
 	uint32_t video_ts0, audio_ts0;
 	int64_t t_media_start, t_last_request;
 	uint64_t frames, audio_frames, keyframes, keyframe_requests, requests_dropped;
@@ -147,7 +166,12 @@ struct load {
 	char *name_prefix;
 	unsigned n;
 	unsigned publish_kbps;
-	session *pub;
+	session *pub;  /* the first of PUBS */
+	session *pubs; /* N_PUBS synthetic publishers */
+	unsigned n_pubs;
+	unsigned pubs_connected;
+	bool simulcast;
+	unsigned speakers;
 	unsigned join_interval_ms;
 	unsigned duration_s;
 	bool verbose;
@@ -355,15 +379,26 @@ static void on_rtcp(void *user_data, uint8_t *buf, size_t len)
 			if (tb_rtcp_parse_pli(&pkt, &fb) == 0 ||
 			    tb_rtcp_parse_fir(&pkt, &fb) == 0) {
 				int64_t now = now_us();
+				/* FIR names its SSRC in the entry, PLI in the header. */
+				uint32_t target = fb.media_ssrc;
+				int layer = 0;
 
+				if (pkt.count == 4 && tb_rtcp_fir_count(&fb) > 0) {
+					tb_rtcp_fir_entry e;
+					tb_rtcp_fir_entry_at(&fb, 0, &e);
+					target = e.ssrc;
+				}
+				for (int k = 0; k < PUB_LAYERS; k++)
+					if (s->layer_ssrc[k] == target)
+						layer = k;
 				s->keyframe_requests++;
-				if (s->t_last_request &&
-				    now - s->t_last_request < PUB_KEYFRAME_MIN_US) {
+				if (s->layer_last_request[layer] &&
+				    now - s->layer_last_request[layer] < PUB_KEYFRAME_MIN_US) {
 					s->requests_dropped++;
 					continue;
 				}
-				s->t_last_request = now;
-				s->want_keyframe = true;
+				s->layer_last_request[layer] = now;
+				s->layer_key[layer] = true;
 			}
 			continue;
 		}
@@ -399,8 +434,11 @@ static void on_state(void *user_data, tb_transport_state state, const char *reas
 		s->srtp_profile = tb_transport_srtp_profile(s->transport);
 		if (s->publisher) {
 			s->t_media_start = s->t_connected;
-			s->want_keyframe = true;
-			start_joins(s->app);
+			for (int k = 0; k < PUB_LAYERS; k++)
+				s->layer_key[k] = true;
+			/* The subscribers join once every publisher's media flows. */
+			if (++s->app->pubs_connected == s->app->n_pubs)
+				start_joins(s->app);
 		}
 	} else if (state == TB_TRANSPORT_FAILED) {
 		fail(s, "transport failed: %s", reason ? reason : "?");
@@ -658,7 +696,7 @@ static void handle_remote_candidate(session *s, json_t *data)
 /* Writes the RTP header and a one-byte-form extension block with
  * abs-send-time (and the audio level for audio); returns its length. */
 static size_t write_header(uint8_t *buf, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-			   uint32_t ssrc, bool audio, int64_t now)
+			   uint32_t ssrc, bool audio, int64_t now, bool loud)
 {
 	uint32_t ast = tb_rtp_abs_send_time_from_us((uint64_t)now);
 	size_t n = 12;
@@ -685,7 +723,7 @@ static size_t write_header(uint8_t *buf, uint8_t pt, bool marker, uint16_t seq, 
 	buf[n++] = (uint8_t)ast;
 	if (audio) {
 		buf[n++] = (uint8_t)(PUB_EXT_AUDIO_LEVEL << 4 | 0);
-		buf[n++] = 0x80 | 30; /* voice, -30 dBov */
+		buf[n++] = loud ? 0x80 | 30 : 127; /* voice, -30 dBov, or silence */
 		buf[n++] = 0;
 		buf[n++] = 0;
 	}
@@ -708,9 +746,13 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
-/* One VP8 frame of SIZE payload octets in equal packets. */
-static void send_video_frame(session *s, size_t size, bool key, uint32_t ts, int64_t now)
+/* One VP8 frame of SIZE payload octets of layer LAYER, in equal packets. */
+static void send_video_frame(session *s, int layer, size_t size, bool key, uint32_t ts,
+			     int64_t now)
 {
+	/* key frame start code and size: 1280x720 >> (2 - layer) */
+	static const uint8_t sizes[PUB_LAYERS][4] = {
+		{0x40, 0x01, 0xb4, 0x00}, {0x80, 0x02, 0x68, 0x01}, {0x00, 0x05, 0xd0, 0x02}};
 	enum { DESC = 4 }; /* X=1, I=1, 15-bit picture id */
 	const size_t room = PUB_MAX_PACKET - (12 + 8) - DESC;
 	size_t n = (size + room - 1) / room;
@@ -718,45 +760,47 @@ static void send_video_frame(session *s, size_t size, bool key, uint32_t ts, int
 
 	for (size_t i = 0; i < n; i++) {
 		size_t chunk = size / n + (i < size % n ? 1 : 0);
-		size_t h = write_header(buf, PUB_VIDEO_PT, i == n - 1, s->video_seq++, ts,
-					s->video_ssrc, false, now);
+		size_t h = write_header(buf, PUB_VIDEO_PT, i == n - 1, s->layer_seq[layer]++, ts,
+					s->layer_ssrc[layer], false, now, false);
 		uint8_t *d = buf + h;
 
 		d[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet, PID 0 */
 		d[1] = 0x80;                                  /* I */
-		d[2] = (uint8_t)(0x80 | (s->picture_id >> 8));
-		d[3] = (uint8_t)s->picture_id;
-		fill(d + DESC, chunk, (uint32_t)(s->video_seq * 2654435761u));
+		d[2] = (uint8_t)(0x80 | (s->layer_pid[layer] >> 8));
+		d[3] = (uint8_t)s->layer_pid[layer];
+		fill(d + DESC, chunk, (uint32_t)(s->layer_seq[layer] * 2654435761u));
 		if (i == 0) {
 			/* frame tag: P = 0 for a key frame; show_frame */
 			d[DESC] = (uint8_t)(0x10 | (key ? 0 : 1));
 			if (key && chunk >= 10) {
-				static const uint8_t start[7] = {0x9d, 0x01, 0x2a, 0x80,
-								 0x02, 0x68, 0x01};
-				memcpy(d + DESC + 3, start, sizeof(start)); /* 640x360 */
+				static const uint8_t start[3] = {0x9d, 0x01, 0x2a};
+				memcpy(d + DESC + 3, start, sizeof(start));
+				memcpy(d + DESC + 6,
+				       sizes[s->app->simulcast ? layer : 1], 4); /* 640x360 alone */
 			}
 		}
 		send_packet(s, buf, h + DESC + chunk, sizeof(buf));
 	}
-	s->picture_id = (uint16_t)((s->picture_id + 1) & 0x7fff);
+	s->layer_pid[layer] = (uint16_t)((s->layer_pid[layer] + 1) & 0x7fff);
 }
 
 static void send_audio_frame(session *s, uint32_t ts, int64_t now)
 {
 	uint8_t buf[256 + TB_SRTP_MAX_TRAILER];
 	size_t h = write_header(buf, PUB_AUDIO_PT, false, s->audio_seq++, ts, s->audio_ssrc, true,
-				now);
+				now, s->speaking);
 
 	fill(buf + h, PUB_OPUS_OCTETS, s->audio_seq);
 	buf[h] = 0x78; /* TOC: SILK+CELT 20 ms, stereo off, one frame */
 	send_packet(s, buf, h + PUB_OPUS_OCTETS, sizeof(buf));
 }
 
-/* Sends every frame due since the media started; a late tick catches up. */
-static gboolean publish_tick(gpointer data)
+/* Sends every frame of S due since its media started; a late tick
+ * catches up. */
+static void publish_due(load *app, session *s)
 {
-	load *app = data;
-	session *s = app->pub;
+	/* share of the video bit rate per layer, low to high */
+	static const double share[PUB_LAYERS] = {0.15, 0.25, 0.60};
 	int64_t now = now_us(), elapsed;
 	/* Opus: 8 octets of RTP+ext overhead per frame counted in the budget. */
 	double audio_bps = (PUB_OPUS_OCTETS + 12 + 8) * 8.0 * 50;
@@ -764,24 +808,35 @@ static gboolean publish_tick(gpointer data)
 	size_t average = (size_t)(video_bps / 8 / PUB_FPS);
 
 	if (!s->t_media_start || tb_transport_get_state(s->transport) != TB_TRANSPORT_CONNECTED)
-		return G_SOURCE_CONTINUE;
+		return;
 	elapsed = now - s->t_media_start;
 	while ((int64_t)s->audio_frames * 20000 <= elapsed) {
-		send_audio_frame(s, s->audio_ts0 + (uint32_t)(s->audio_frames * 960), now);
+		if (s->speaking || s->audio_frames % PUB_DTX_INTERVAL == 0)
+			send_audio_frame(s, s->audio_ts0 + (uint32_t)(s->audio_frames * 960), now);
 		s->audio_frames++;
 	}
 	while ((int64_t)s->frames * 1000000 / PUB_FPS <= elapsed) {
-		bool key = s->want_keyframe;
-		size_t size = key ? average * PUB_KEYFRAME_SCALE : average;
-
-		if (key) {
-			s->keyframes++;
-			s->want_keyframe = false;
+		uint32_t ts = s->video_ts0 + (uint32_t)(s->frames * 90000 / PUB_FPS);
+		for (int k = 0; k < (app->simulcast ? PUB_LAYERS : 1); k++) {
+			size_t layer_avg = app->simulcast ? (size_t)(average * share[k]) : average;
+			bool key = s->layer_key[k];
+			if (key) {
+				s->keyframes++;
+				s->layer_key[k] = false;
+			}
+			send_video_frame(s, k, MAX(key ? layer_avg * PUB_KEYFRAME_SCALE : layer_avg, 20),
+					 key, ts, now);
 		}
-		send_video_frame(s, size, key,
-				 s->video_ts0 + (uint32_t)(s->frames * 90000 / PUB_FPS), now);
 		s->frames++;
 	}
+}
+
+static gboolean publish_tick(gpointer data)
+{
+	load *app = data;
+
+	for (unsigned i = 0; i < app->n_pubs; i++)
+		publish_due(app, &app->pubs[i]);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -838,8 +893,17 @@ static char *build_publish_offer(session *s, const char *ufrag, const char *pwd,
 			add_attr(m, "rtcp-fb", "%u ccm fir", pt);
 			add_attr(m, "rtcp-fb", "%u goog-remb", pt);
 		}
-		add_attr(m, "ssrc", "%u cname:load", ssrc);
-		add_attr(m, "ssrc", "%u msid:load %s", ssrc, audio ? "audio0" : "video0");
+		if (!audio && s->app->simulcast) {
+			add_attr(m, "ssrc-group", "SIM %u %u %u", s->layer_ssrc[0], s->layer_ssrc[1],
+				 s->layer_ssrc[2]);
+			for (int k = 0; k < PUB_LAYERS; k++) {
+				add_attr(m, "ssrc", "%u cname:load", s->layer_ssrc[k]);
+				add_attr(m, "ssrc", "%u msid:load video0", s->layer_ssrc[k]);
+			}
+		} else {
+			add_attr(m, "ssrc", "%u cname:load", ssrc);
+			add_attr(m, "ssrc", "%u msid:load %s", ssrc, audio ? "audio0" : "video0");
+		}
 		gst_sdp_message_add_media(msg, m);
 		gst_sdp_media_free(m);
 	}
@@ -861,6 +925,12 @@ static void start_publish(session *s)
 	s->video_seq = (uint16_t)g_random_int();
 	s->audio_seq = (uint16_t)g_random_int();
 	s->picture_id = (uint16_t)(g_random_int() & 0x7fff);
+	for (int k = 0; k < PUB_LAYERS; k++) {
+		s->layer_ssrc[k] = k == 0 ? s->video_ssrc : s->video_ssrc + 2 + 2 * (uint32_t)k;
+		s->layer_seq[k] = (uint16_t)g_random_int();
+		s->layer_pid[k] = (uint16_t)(g_random_int() & 0x7fff);
+	}
+	s->speaking = s->index - app->n < app->speakers;
 	s->video_ts0 = g_random_int();
 	s->audio_ts0 = g_random_int();
 	s->transport = tb_transport_new(g_main_context_default(), app->identity, &ice, "load/pub",
@@ -942,8 +1012,8 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *messag
 	event = json_string_value(json_object_get(msg, "event"));
 	if (event) {
 		json_t *data = json_object_get(msg, "data");
-		if (strcmp(event, "subscriber-offer") == 0)
-			handle_offer(s, data);
+		if (strcmp(event, "subscriber-offer") == 0 && !s->publisher)
+			handle_offer(s, data); /* publishers only publish */
 		else if (strcmp(event, "candidate") == 0)
 			handle_remote_candidate(s, data);
 		else if (strcmp(event, "removed") == 0)
@@ -991,7 +1061,8 @@ static void on_ws_connected(GObject *source, GAsyncResult *result, gpointer user
 	soup_websocket_connection_set_max_incoming_payload_size(s->ws, 1 << 20);
 	g_signal_connect(s->ws, "message", G_CALLBACK(on_ws_message), s);
 	g_signal_connect(s->ws, "closed", G_CALLBACK(on_ws_closed), s);
-	token = mint_token(s->app, s->user, s->publisher ? "mentor" : "student");
+	token = mint_token(s->app, s->user,
+			   s->publisher && s->index == s->app->n ? "mentor" : "student");
 	s->t_join_sent = now_us();
 	send_request(s, "join", json_pack("{s:s, s:s}", "token", token, "name", s->user));
 	g_free(token);
@@ -1002,7 +1073,8 @@ static void start_session(load *app, session *s)
 	SoupMessage *msg = soup_message_new("GET", app->url);
 
 	s->app = app;
-	s->user = s->publisher ? g_strdup("publisher")
+	s->user = s->publisher ? (s->index == app->n ? g_strdup("publisher")
+						     : g_strdup_printf("publisher%03u", s->index - app->n))
 			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
 	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);
@@ -1126,11 +1198,17 @@ static gboolean on_snapshot(gpointer data)
 	json_t *obj = totals_json(app);
 
 	if (app->pub) {
-		json_object_set_new(obj, "pub_packets",
-				    json_integer((json_int_t)app->pub->sent_packets));
-		json_object_set_new(obj, "pub_bytes",
-				    json_integer((json_int_t)app->pub->sent_bytes));
-		app->pub->stats_id = send_request(app->pub, "stats", json_object());
+		uint64_t packets = 0, bytes = 0;
+		for (unsigned i = 0; i < app->n_pubs; i++) {
+			packets += app->pubs[i].sent_packets;
+			bytes += app->pubs[i].sent_bytes;
+		}
+		json_object_set_new(obj, "pub_packets", json_integer((json_int_t)packets));
+		json_object_set_new(obj, "pub_bytes", json_integer((json_int_t)bytes));
+		/* One publisher's server view (the first): with several, the
+		 * driver compares totals instead. */
+		if (app->n_pubs == 1)
+			app->pub->stats_id = send_request(app->pub, "stats", json_object());
 	}
 	print_line(obj, "snapshot");
 	return G_SOURCE_CONTINUE;
@@ -1226,6 +1304,8 @@ int main(int argc, char **argv)
 	char *secret_file = NULL, *log_level = NULL;
 	char *secret_text = NULL;
 	int subscribers = 1, join_interval = 50, duration = 0, publish_kbps = 0;
+	int publishers = 1, speakers = -1;
+	gboolean simulcast = FALSE;
 	gboolean verbose = FALSE;
 	GError *error = NULL;
 	GOptionContext *ctx;
@@ -1243,6 +1323,12 @@ int main(int argc, char **argv)
 		 "Also run a synthetic VP8 + Opus publisher at this bit rate; the "
 		 "subscribers join once its media flows (default 0: none)",
 		 "KBPS"},
+		{"publishers", 0, 0, G_OPTION_ARG_INT, &publishers,
+		 "Synthetic publishers with --publish-kbps (default 1)", "P"},
+		{"simulcast", 0, 0, G_OPTION_ARG_NONE, &simulcast,
+		 "Publishers send three simulcast layers (a=ssrc-group:SIM)", NULL},
+		{"speakers", 0, 0, G_OPTION_ARG_INT, &speakers,
+		 "Publishers that talk; the others send Opus DTX (default: all)", "S"},
 		{"join-interval-ms", 0, 0, G_OPTION_ARG_INT, &join_interval,
 		 "Delay between two joins (default 50)", "MS"},
 		{"duration", 0, 0, G_OPTION_ARG_INT, &duration,
@@ -1264,7 +1350,8 @@ int main(int argc, char **argv)
 	g_option_context_free(ctx);
 	if (!app.url || !secret_file || !app.room || subscribers < 0 || subscribers > 1000 ||
 	    (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 || publish_kbps > 50000 ||
-	    join_interval < 0 || duration < 0) {
+	    join_interval < 0 || duration < 0 || publishers < 1 || publishers > 200 ||
+	    speakers < -1) {
 		fprintf(stderr, "tribu-load: --url, --secret-file and --room are required; "
 				"0 <= --subscribers <= 1000 (0 only with --publish-kbps); "
 				"--publish-kbps <= 50000\n");
@@ -1277,6 +1364,8 @@ int main(int argc, char **argv)
 	app.secret = g_strstrip(secret_text);
 	app.n = (unsigned)subscribers;
 	app.publish_kbps = (unsigned)publish_kbps;
+	app.simulcast = simulcast;
+	app.speakers = speakers < 0 ? (unsigned)publishers : (unsigned)speakers;
 	app.join_interval_ms = (unsigned)join_interval;
 	app.duration_s = (unsigned)duration;
 	app.verbose = verbose;
@@ -1305,10 +1394,14 @@ int main(int argc, char **argv)
 	if (app.duration_s)
 		g_timeout_add_seconds(app.duration_s, on_stop, &app);
 	if (app.publish_kbps) {
-		app.pub = g_new0(session, 1);
-		app.pub->publisher = true;
-		app.pub->index = app.n;
-		start_session(&app, app.pub);
+		app.n_pubs = (unsigned)publishers;
+		app.pubs = g_new0(session, app.n_pubs);
+		app.pub = &app.pubs[0];
+		for (unsigned i = 0; i < app.n_pubs; i++) {
+			app.pubs[i].publisher = true;
+			app.pubs[i].index = app.n + i;
+			start_session(&app, &app.pubs[i]);
+		}
 		g_timeout_add(PUB_TICK_MS, publish_tick, &app);
 	} else {
 		start_joins(&app);
@@ -1319,9 +1412,9 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 0; i < app.started; i++)
 		session_clear(&app.subs[i]);
-	if (app.pub)
-		session_clear(app.pub);
-	g_free(app.pub);
+	for (unsigned i = 0; i < app.n_pubs; i++)
+		session_clear(&app.pubs[i]);
+	g_free(app.pubs);
 	g_free(app.subs);
 	g_object_unref(app.session);
 	g_main_loop_unref(app.loop);

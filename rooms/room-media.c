@@ -500,8 +500,19 @@ static bool is_screen(const tb__track *t)
 	return t->kind == TB_SDP_KIND_VIDEO && strcmp(t->source, "screen") == 0;
 }
 
+static bool has_camera(const tb_participant *q)
+{
+	for (guint i = 0; i < q->tracks->len; i++) {
+		const tb__track *t = &g_array_index(q->tracks, tb__track, i);
+		if (t->kind == TB_SDP_KIND_VIDEO && !is_screen(t))
+			return true;
+	}
+	return false;
+}
+
 /* Whether P receives Q's camera in a workshop: Q among the N first of the
- * room's speaking order (P itself left out), or spotlighted. */
+ * room's speaking order (P itself, and those without a camera, left out),
+ * or spotlighted. */
 static bool camera_wanted(const tb_participant *p, const tb_participant *q)
 {
 	tb_room *room = p->room;
@@ -514,7 +525,9 @@ static bool camera_wanted(const tb_participant *p, const tb_participant *q)
 	/* The recent speakers first, ... */
 	for (guint i = 0; room->speakers && i < room->speakers->len; i++) {
 		const char *id = room->speakers->pdata[i];
-		if (strcmp(id, p->id) == 0 || !tb__room_find_participant(room, id))
+		const tb_participant *r;
+		if (strcmp(id, p->id) == 0 || !(r = tb__room_find_participant(room, id)) ||
+		    !has_camera(r))
 			continue;
 		if (strcmp(id, q->id) == 0)
 			return rank < n;
@@ -525,7 +538,7 @@ static bool camera_wanted(const tb_participant *p, const tb_participant *q)
 	for (GList *l = room->participants.head; l; l = l->next) {
 		const tb_participant *r = l->data;
 		bool spoke = false;
-		if (r == p)
+		if (r == p || !has_camera(r))
 			continue;
 		for (guint i = 0; room->speakers && i < room->speakers->len && !spoke; i++)
 			spoke = strcmp(room->speakers->pdata[i], r->id) == 0;
