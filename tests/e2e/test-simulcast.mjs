@@ -1,5 +1,6 @@
 // test-simulcast.mjs — workshop media at scale, in headless Chromium against
-// a real tribud: simulcast layer switching on a `view` change, and last-N.
+// a real tribud: simulcast layer switching on a `view` change, last-N
+// following the active speaker, and a screen share received ahead of last-N.
 //
 // Each page runs a small WebRTC client of its own (installed below with
 // page.evaluate on an empty page of the server's origin), not the web
@@ -79,8 +80,11 @@ function installClient({ wsUrl, token }) {
     else p.reject(Object.assign(new Error(`${msg.error.code}: ${msg.error.message}`), { code: msg.error.code }));
   };
   /* Publishes VIDEO ({simulcast, width, height}) and/or AUDIO (an
-   * oscillator; t.gain.gain.value sets its loudness). */
-  t.publish = async ({ video, audio }) => {
+   * oscillator; t.gain.gain.value sets its loudness); SCREEN adds a second
+   * video track declared as a screen share (the fake camera again: the
+   * server knows a screen by what `publish` says of it). */
+  t.publish = async ({ video, audio, screen }) => {
+    const sources = [];
     t.pub = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     t.pub.addEventListener('icecandidate', (ev) =>
       t.request('candidate', { pc: 'publish', candidate: cand(ev.candidate) }).catch(() => {}),
@@ -95,7 +99,7 @@ function installClient({ wsUrl, token }) {
       osc.connect(t.gain).connect(dest);
       osc.start();
       await ctx.resume();
-      t.pub.addTransceiver(dest.stream.getAudioTracks()[0], { direction: 'sendonly' });
+      sources.push([t.pub.addTransceiver(dest.stream.getAudioTracks()[0], { direction: 'sendonly' }), 'mic']);
     }
     if (video) {
       const stream = await navigator.mediaDevices.getUserMedia({
@@ -108,11 +112,16 @@ function installClient({ wsUrl, token }) {
           { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 300000 },
           { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 100000 },
         ];
-      t.pub.addTransceiver(stream.getVideoTracks()[0], init);
+      sources.push([t.pub.addTransceiver(stream.getVideoTracks()[0], init), 'camera']);
+    }
+    if (screen) {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+      sources.push([t.pub.addTransceiver(stream.getVideoTracks()[0], { direction: 'sendonly' }), 'screen']);
     }
     const offer = await t.pub.createOffer();
     await t.pub.setLocalDescription(offer);
-    const { sdp } = await t.request('publish', { sdp: offer.sdp });
+    const tracks = sources.map(([tr, source]) => ({ mid: tr.mid, source }));
+    const { sdp } = await t.request('publish', { sdp: offer.sdp, tracks });
     await t.pub.setRemoteDescription({ type: 'answer', sdp });
   };
   /* Inbound video streams: [{mid, participant_id, framesDecoded, frameWidth, packetsReceived}]. */
@@ -133,7 +142,7 @@ function installClient({ wsUrl, token }) {
     return rows;
   };
   t.videoPublishers = () =>
-    t.trackMap.filter((e) => e.kind === 'video').map((e) => e.participant_id).sort();
+    t.trackMap.filter((e) => e.kind === 'video' && e.source !== 'screen').map((e) => e.participant_id).sort();
   return new Promise((resolve, reject) => {
     ws.onopen = () => t.request('join', { token }).then((d) => {
       t.me = d.you.participant_id;
@@ -298,5 +307,39 @@ describe('simulcast and last-N in a workshop (Chromium)', () => {
     const sections = await watcher.page.evaluate(() => window.t.sub.getTransceivers().length);
     assert.ok(sections <= 4 + 3, `${sections} sections`);
     for (const c of [watcher, ...pubs]) await closePage(c.page);
+  });
+
+  test('a screen share is always received, in the high layer, whatever last-N says', ONLY_HERE, async () => {
+    const tok = (user) => server.token({ user, room: 'sc-screen', kind: 'workshop' });
+    const watcher = await openClient(browser, server, 'watcher2', tok('watcher'));
+    const others = [];
+    for (const user of ['c1', 'c2']) {
+      const c = await openClient(browser, server, user, tok(user));
+      await c.page.evaluate(() => window.t.publish({ video: { width: 320, height: 240 } }));
+      others.push(c);
+    }
+    // Joins last and never speaks: its camera is outside the last 2, its
+    // screen is not.
+    const presenter = await openClient(browser, server, 'presenter', tok('presenter'));
+    await presenter.page.evaluate(() =>
+      window.t.publish({ video: { width: 320, height: 240 }, screen: true }),
+    );
+    await waitIn(watcher.page, 'the screen share mapped, the presenter\'s camera not', (id) => {
+      const map = window.t.trackMap;
+      return map.some((e) => e.participant_id === id && e.source === 'screen') &&
+        !map.some((e) => e.participant_id === id && e.source === 'camera') &&
+        window.t.videoPublishers().length === 2;
+    }, presenter.id, { timeout: 30000 });
+    await waitIn(watcher.page, 'the screen share decoding', async (id) => {
+      const rows = await window.t.videoIn();
+      const screen = window.t.trackMap.find((e) => e.participant_id === id && e.source === 'screen');
+      return rows.some((r) => r.mid === screen?.mid && r.framesDecoded > 5);
+    }, presenter.id, { timeout: 30000 });
+    const stats = await watcher.page.evaluate(() => window.t.request('stats'));
+    const screenRow = stats.subscribe.tracks.find((x) => x.participant_id === presenter.id);
+    assert.equal(screenRow.quality, 'high', JSON.stringify(screenRow));
+    const cameraRows = stats.subscribe.tracks.filter((x) => x.kind === 'video' && x.participant_id !== presenter.id);
+    assert.ok(cameraRows.every((x) => x.quality === 'low'), JSON.stringify(cameraRows));
+    for (const c of [watcher, presenter, ...others]) await closePage(c.page);
   });
 });
