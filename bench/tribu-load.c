@@ -747,8 +747,7 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 }
 
 /* One VP8 frame of SIZE payload octets of layer LAYER, in equal packets. */
-static void send_video_frame(session *s, int layer, size_t size, bool key, uint32_t ts,
-			     int64_t now)
+static void send_video_frame(session *s, int layer, size_t size, bool key, uint32_t ts, int64_t now)
 {
 	/* key frame start code and size: 1280x720 >> (2 - layer) */
 	static const uint8_t sizes[PUB_LAYERS][4] = {
@@ -775,8 +774,8 @@ static void send_video_frame(session *s, int layer, size_t size, bool key, uint3
 			if (key && chunk >= 10) {
 				static const uint8_t start[3] = {0x9d, 0x01, 0x2a};
 				memcpy(d + DESC + 3, start, sizeof(start));
-				memcpy(d + DESC + 6,
-				       sizes[s->app->simulcast ? layer : 1], 4); /* 640x360 alone */
+				memcpy(d + DESC + 6, sizes[s->app->simulcast ? layer : 1],
+				       4); /* 640x360 alone */
 			}
 		}
 		send_packet(s, buf, h + DESC + chunk, sizeof(buf));
@@ -824,7 +823,8 @@ static void publish_due(load *app, session *s)
 				s->keyframes++;
 				s->layer_key[k] = false;
 			}
-			send_video_frame(s, k, MAX(key ? layer_avg * PUB_KEYFRAME_SCALE : layer_avg, 20),
+			send_video_frame(s, k,
+					 MAX(key ? layer_avg * PUB_KEYFRAME_SCALE : layer_avg, 20),
 					 key, ts, now);
 		}
 		s->frames++;
@@ -894,8 +894,8 @@ static char *build_publish_offer(session *s, const char *ufrag, const char *pwd,
 			add_attr(m, "rtcp-fb", "%u goog-remb", pt);
 		}
 		if (!audio && s->app->simulcast) {
-			add_attr(m, "ssrc-group", "SIM %u %u %u", s->layer_ssrc[0], s->layer_ssrc[1],
-				 s->layer_ssrc[2]);
+			add_attr(m, "ssrc-group", "SIM %u %u %u", s->layer_ssrc[0],
+				 s->layer_ssrc[1], s->layer_ssrc[2]);
 			for (int k = 0; k < PUB_LAYERS; k++) {
 				add_attr(m, "ssrc", "%u cname:load", s->layer_ssrc[k]);
 				add_attr(m, "ssrc", "%u msid:load video0", s->layer_ssrc[k]);
@@ -1073,8 +1073,9 @@ static void start_session(load *app, session *s)
 	SoupMessage *msg = soup_message_new("GET", app->url);
 
 	s->app = app;
-	s->user = s->publisher ? (s->index == app->n ? g_strdup("publisher")
-						     : g_strdup_printf("publisher%03u", s->index - app->n))
+	s->user = s->publisher ? (s->index == app->n
+					  ? g_strdup("publisher")
+					  : g_strdup_printf("publisher%03u", s->index - app->n))
 			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
 	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);

@@ -106,8 +106,7 @@ static void forward_one(sub_track *sub, int layer, const uint8_t *buf, size_t le
 
 	if (!t || tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED || len > MAX_PACKET)
 		return;
-	switch (tb_stream_rewrite(&sub->rw, layer, hdr, keyframe, now, (uint16_t)g_random_int(),
-				  g_random_int(), &seq, &ts)) {
+	switch (tb_stream_rewrite(&sub->rw, layer, hdr, keyframe, now, &seq, &ts)) {
 	case TB_REWRITE_DROP:
 		return;
 	case TB_REWRITE_WANT_KEYFRAME:
@@ -153,8 +152,8 @@ static bool carries_mid(const pub_track *t, const uint8_t *buf, const tb_rtp_hea
  * whose mid the packet carries (and to the layer its rid names), or to the
  * only unbound track with this payload type. Sets *RTX when the packet is
  * a retransmission stream's (repaired rid). */
-static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf,
-				 const tb_rtp_header *hdr, int *layer, bool *rtx)
+static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf, const tb_rtp_header *hdr,
+				 int *layer, bool *rtx)
 {
 	pub_track *unbound = NULL;
 	unsigned n_unbound = 0;
@@ -184,7 +183,8 @@ static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf,
 			if (!carries_mid(t, buf, hdr, &has_mid))
 				continue;
 			if (hdr->payload_type == t->codec.pt &&
-			    (k = layer_by_rid(t, buf, hdr, t->ext.rid)) >= 0 && !t->layers[k].ssrc) {
+			    (k = layer_by_rid(t, buf, hdr, t->ext.rid)) >= 0 &&
+			    !t->layers[k].ssrc) {
 				t->layers[k].ssrc = hdr->ssrc;
 				*layer = k;
 				return t;
@@ -227,8 +227,8 @@ static pub_track *guess_rtx_track(tb_router_peer *peer, const tb_rtp_header *hdr
 	for (guint i = 0; i < peer->pub_tracks->len; i++) {
 		pub_track *t = peer->pub_tracks->pdata[i];
 		pub_layer *l = &t->layers[0];
-		if (t->codec.rtx_pt < 0 || hdr->payload_type != t->codec.rtx_pt || t->n_layers > 1 ||
-		    l->rid[0])
+		if (t->codec.rtx_pt < 0 || hdr->payload_type != t->codec.rtx_pt ||
+		    t->n_layers > 1 || l->rid[0])
 			continue;
 		if (!l->rtx_ssrc && l->ssrc && l->ssrc != hdr->ssrc) {
 			l->rtx_ssrc = hdr->ssrc;
@@ -360,7 +360,7 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		note_audio_level(track, buf, &hdr);
 	/* The recorder takes the first layer only: one stream per file. */
 	if (router->cb.media_tap && layer == 0) {
-		tb_router_track_codec info = {track->track_id, track->kind,
+		tb_router_track_codec info = {track->track_id,   track->kind,
 					      track->codec.name, track->codec.clock_rate,
 					      track->codec.pt,   track->muted};
 		router->cb.media_tap(router->user_data, peer, &info, buf, len);
@@ -450,8 +450,9 @@ static void answer_nack(sub_track *sub, const tb_rtcp_fb *fb)
 	tb_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs), &n);
 	sub->nacks++;
 	sub->peer->router->totals.nacks++;
-	if (!src || !sub->rw.started || sub->rw.layer < 0 || (size_t)sub->rw.layer >= src->n_layers ||
-	    !t || tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED)
+	if (!src || !sub->rw.started || sub->rw.layer < 0 ||
+	    (size_t)sub->rw.layer >= src->n_layers || !t ||
+	    tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED)
 		return;
 	l = &src->layers[sub->rw.layer];
 	if (!l->cache)
@@ -479,8 +480,8 @@ static void keyframe_for(sub_track *sub)
 	if (!sub || !sub->source)
 		return;
 	sub->plis++;
-	tb__router_request_keyframe(sub->source, sub->rw.layer >= 0 ? sub->rw.layer : sub->rw.target,
-				    false);
+	tb__router_request_keyframe(sub->source,
+				    sub->rw.layer >= 0 ? sub->rw.layer : sub->rw.target, false);
 }
 
 void tb__router_subscriber_rtcp(void *user_data, uint8_t *buf, size_t len)
@@ -545,10 +546,12 @@ void tb__router_select_layers(tb_router_peer *peer)
 			sub_track *sub = peer->sub_tracks->pdata[i];
 			tb_simulcast_layers layers;
 			int layer;
-			if (!sub->source || sub->kind != TB_SDP_KIND_VIDEO || (int)sub->quality != q)
+			if (!sub->source || sub->kind != TB_SDP_KIND_VIDEO ||
+			    (int)sub->quality != q)
 				continue;
 			layers_of(sub->source, &layers);
-			layer = tb_simulcast_choose(&layers, sub->quality, peer->remb_bps ? MAX(budget, 1) : 0);
+			layer = tb_simulcast_choose(&layers, sub->quality,
+						    peer->remb_bps ? MAX(budget, 1) : 0);
 			if (layer < 0)
 				continue;
 			if (budget > layers.rate_bps[layer])

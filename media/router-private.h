@@ -81,7 +81,7 @@ struct sub_track {
 	bool paused; /* live section that carries nothing now: reusable */
 	uint32_t ssrc;
 	uint8_t pt;
-	tb_sdp_codec_params codec; /* name/fmtp owned */
+	tb_sdp_codec_params codec;    /* name/fmtp owned */
 	tb_simulcast_quality quality; /* what the layout wants of it */
 	tb_stream_rewriter rw;
 	uint64_t packets, bytes, nacks, retransmissions, plis;
@@ -100,7 +100,7 @@ struct tb_router_peer {
 	unsigned next_mid;
 	uint64_t session_id;
 	uint64_t pub_version;
-	uint32_t rtcp_ssrc; /* sender SSRC of our RTCP to this peer */
+	uint32_t rtcp_ssrc;             /* sender SSRC of our RTCP to this peer */
 	uint8_t mute_audio, mute_video; /* tb_router_mute_reason bits */
 	uint32_t remb_bps;              /* the subscriber's estimate; 0: none yet */
 	char *cname;

@@ -714,15 +714,16 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 		sub->codec.rtx_pt = -1;
 		/* What we can serve: NACK from our cache, PLI/FIR relayed; and
 		 * the subscriber's REMB, which caps its simulcast layers. */
-		sub->codec.rtcp_fb = sub->kind == TB_SDP_KIND_VIDEO
-					     ? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR |
-						TB_SDP_FB_REMB)
-					     : 0;
+		sub->codec.rtcp_fb =
+			sub->kind == TB_SDP_KIND_VIDEO
+				? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR | TB_SDP_FB_REMB)
+				: 0;
 		canonical_fmtp(&sub->codec);
 		/* A new stream (new SSRC): starts at a keyframe of layer 0
 		 * until layer selection below says otherwise. */
 		tb_stream_rewriter_init(&sub->rw, sub->codec.clock_rate,
-					sub->kind == TB_SDP_KIND_VIDEO);
+					sub->kind == TB_SDP_KIND_VIDEO, (uint16_t)g_random_int(),
+					g_random_int());
 		sub->quality = subs[k].quality;
 		/* No keyframe request yet: one sent before the subscriber can
 		 * receive is wasted, and browsers ignore a second within 300 ms.
@@ -939,14 +940,15 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 			if (l->rx_started)
 				tb_rtcp_rx_stats_report(&copy, l->ssrc, now, &lrb);
 			rb.cumulative_lost += lrb.cumulative_lost;
-			json_array_append_new(layers,
-					      json_pack("{s:s, s:I, s:I, s:i}", "rid", l->rid, "packets",
-							(json_int_t)l->packets, "bitrate",
-							(json_int_t)l->rate_bps, "width", (int)l->width));
+			json_array_append_new(
+				layers, json_pack("{s:s, s:I, s:I, s:i}", "rid", l->rid, "packets",
+						  (json_int_t)l->packets, "bitrate",
+						  (json_int_t)l->rate_bps, "width", (int)l->width));
 		}
 		json_array_append_new(
 			pub_tracks,
-			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:o}",
+			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I, s:I, s:I, "
+				  "s:o}",
 				  "track_id", t->track_id, "kind", tb_sdp_kind_to_string(t->kind),
 				  "codec", t->codec.name, "active", t->active, "muted", t->muted,
 				  "packets", (json_int_t)t->packets, "bytes", (json_int_t)t->bytes,
@@ -961,18 +963,18 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 			continue;
 		json_array_append_new(
 			sub_tracks,
-			json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:s}",
-				  "mid", s->mid,
-				  "participant_id", s->publisher_id, "track_id", s->track_id,
-				  "kind", tb_sdp_kind_to_string(s->kind), "packets",
-				  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "nacks",
-				  (json_int_t)s->nacks, "retransmissions",
-				  (json_int_t)s->retransmissions, "plis", (json_int_t)s->plis, "layer",
-				  s->rw.layer, "target_layer", s->rw.target, "layer_switches",
-				  (json_int_t)s->rw.switches, "quality",
-				  s->quality == TB_SIMULCAST_HIGH     ? "high"
-				  : s->quality == TB_SIMULCAST_MEDIUM ? "medium"
-								      : "low"));
+			json_pack(
+				"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:s}",
+				"mid", s->mid, "participant_id", s->publisher_id, "track_id",
+				s->track_id, "kind", tb_sdp_kind_to_string(s->kind), "packets",
+				(json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "nacks",
+				(json_int_t)s->nacks, "retransmissions",
+				(json_int_t)s->retransmissions, "plis", (json_int_t)s->plis,
+				"layer", s->rw.layer, "target_layer", s->rw.target,
+				"layer_switches", (json_int_t)s->rw.switches, "quality",
+				s->quality == TB_SIMULCAST_HIGH     ? "high"
+				: s->quality == TB_SIMULCAST_MEDIUM ? "medium"
+								    : "low"));
 	}
 	if (json_is_object(pub))
 		json_object_set_new(pub, "tracks", pub_tracks);

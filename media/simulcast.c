@@ -72,9 +72,12 @@ int tb_simulcast_choose(const tb_simulcast_layers *layers, tb_simulcast_quality 
 	return order[r];
 }
 
-void tb_stream_rewriter_init(tb_stream_rewriter *rw, uint32_t clock_rate, bool video)
+void tb_stream_rewriter_init(tb_stream_rewriter *rw, uint32_t clock_rate, bool video,
+			     uint16_t first_seq, uint32_t first_ts)
 {
 	*rw = (tb_stream_rewriter){0};
+	rw->first_seq = first_seq;
+	rw->first_ts = first_ts;
 	rw->clock_rate = clock_rate ? clock_rate : 90000;
 	rw->video = video;
 	rw->need_keyframe = video;
@@ -95,11 +98,10 @@ void tb_stream_rewriter_restart(tb_stream_rewriter *rw)
 }
 
 /* New offsets so that the packet HDR continues the output stream. */
-static void rebase(tb_stream_rewriter *rw, const tb_rtp_header *hdr, int64_t now_us,
-		   uint16_t first_seq, uint32_t first_ts)
+static void rebase(tb_stream_rewriter *rw, const tb_rtp_header *hdr, int64_t now_us)
 {
-	uint16_t next_seq = first_seq;
-	uint32_t next_ts = first_ts;
+	uint16_t next_seq = rw->first_seq;
+	uint32_t next_ts = rw->first_ts;
 
 	if (rw->started) {
 		int64_t elapsed = now_us - rw->last_sent_us;
@@ -118,8 +120,8 @@ static void rebase(tb_stream_rewriter *rw, const tb_rtp_header *hdr, int64_t now
 }
 
 tb_rewrite_action tb_stream_rewrite(tb_stream_rewriter *rw, int layer, const tb_rtp_header *hdr,
-				    bool keyframe, int64_t now_us, uint16_t first_seq,
-				    uint32_t first_ts, uint16_t *out_seq, uint32_t *out_ts)
+				    bool keyframe, int64_t now_us, uint16_t *out_seq,
+				    uint32_t *out_ts)
 {
 	bool switching = layer != rw->layer;
 	uint16_t seq;
@@ -132,7 +134,7 @@ tb_rewrite_action tb_stream_rewrite(tb_stream_rewriter *rw, int layer, const tb_
 		if (switching && rw->layer >= 0)
 			rw->switches++;
 		rw->layer = layer;
-		rebase(rw, hdr, now_us, first_seq, first_ts);
+		rebase(rw, hdr, now_us);
 	}
 	rw->need_keyframe = false;
 	seq = (uint16_t)(hdr->seq + rw->seq_offset);
@@ -164,8 +166,7 @@ bool tb_stream_rewrite_retransmission(const tb_stream_rewriter *rw, const tb_rtp
 	return true;
 }
 
-int tb_stream_rewrite_vp8(tb_stream_rewriter *rw, uint8_t *payload, size_t len,
-			  bool retransmission)
+int tb_stream_rewrite_vp8(tb_stream_rewriter *rw, uint8_t *payload, size_t len, bool retransmission)
 {
 	tb_vp8_descriptor d;
 	uint16_t mask;
@@ -179,8 +180,8 @@ int tb_stream_rewrite_vp8(tb_stream_rewriter *rw, uint8_t *payload, size_t len,
 		/* The first picture under new offsets follows the last one sent. */
 		rw->pid_offset = rw->vp8_started ? (uint16_t)(rw->last_pid + 1 - d.picture_id) : 0;
 		if (d.has_tl0picidx)
-			rw->tl0_offset = rw->vp8_started ? (uint8_t)(rw->last_tl0 + 1 - d.tl0picidx)
-							 : 0;
+			rw->tl0_offset =
+				rw->vp8_started ? (uint8_t)(rw->last_tl0 + 1 - d.tl0picidx) : 0;
 		rw->vp8_rebase = false;
 		if (!rw->vp8_started) {
 			rw->last_pid = d.picture_id;
@@ -191,8 +192,8 @@ int tb_stream_rewrite_vp8(tb_stream_rewriter *rw, uint8_t *payload, size_t len,
 	{
 		uint16_t pid = (uint16_t)((d.picture_id + rw->pid_offset) & mask);
 		tb_vp8_set_picture_id(payload, len, pid);
-		if (!retransmission && ((uint16_t)((pid - rw->last_pid) & mask) < mask / 2 ||
-					pid == rw->last_pid))
+		if (!retransmission &&
+		    ((uint16_t)((pid - rw->last_pid) & mask) < mask / 2 || pid == rw->last_pid))
 			rw->last_pid = pid;
 	}
 	if (d.has_tl0picidx) {

@@ -63,9 +63,9 @@ uint16_t tb_simulcast_vp8_width(const uint8_t *payload, size_t len);
 
 /* What to do with one source packet. */
 typedef enum tb_rewrite_action {
-	TB_REWRITE_DROP = 0,          /* not for this subscriber (another layer) */
-	TB_REWRITE_FORWARD,           /* OUT_SEQ/OUT_TS are set */
-	TB_REWRITE_WANT_KEYFRAME,     /* dropped: ask the source layer for a keyframe */
+	TB_REWRITE_DROP = 0,      /* not for this subscriber (another layer) */
+	TB_REWRITE_FORWARD,       /* OUT_SEQ/OUT_TS are set */
+	TB_REWRITE_WANT_KEYFRAME, /* dropped: ask the source layer for a keyframe */
 } tb_rewrite_action;
 
 /* Output stream state of one subscriber track. Zero it (or call
@@ -85,6 +85,8 @@ typedef struct tb_stream_rewriter {
 	uint16_t last_seq; /* highest output seq sent */
 	uint32_t last_ts;
 	int64_t last_sent_us;
+	uint16_t first_seq; /* where the output starts (random in the router) */
+	uint32_t first_ts;
 	uint64_t forwarded; /* packets FORWARD was returned for */
 	uint64_t switches;  /* layer changes made */
 	/* VP8 picture id (15 bits) and TL0PICIDX continuity */
@@ -96,8 +98,10 @@ typedef struct tb_stream_rewriter {
 	bool vp8_rebase;
 } tb_stream_rewriter;
 
-/* Resets RW for a new stream. VIDEO streams start at a keyframe. */
-void tb_stream_rewriter_init(tb_stream_rewriter *rw, uint32_t clock_rate, bool video);
+/* Resets RW for a new stream whose first packet will be numbered
+ * FIRST_SEQ / FIRST_TS. VIDEO streams start at a keyframe. */
+void tb_stream_rewriter_init(tb_stream_rewriter *rw, uint32_t clock_rate, bool video,
+			     uint16_t first_seq, uint32_t first_ts);
 
 /* Sets the layer RW should forward. A change takes effect at the next
  * keyframe of that layer; until then the current layer keeps flowing.
@@ -112,11 +116,10 @@ void tb_stream_rewriter_restart(tb_stream_rewriter *rw);
  * at NOW_US. On TB_REWRITE_FORWARD sets *OUT_SEQ and *OUT_TS: sequence
  * numbers go on by one across a restart or a layer switch (no gap, no
  * duplicate) and the timestamp advances by the wall time since the last
- * packet sent. FIRST_SEQ seeds the first output sequence number and
- * timestamp (random in the router, fixed in tests). */
+ * packet sent. */
 tb_rewrite_action tb_stream_rewrite(tb_stream_rewriter *rw, int layer, const tb_rtp_header *hdr,
-				    bool keyframe, int64_t now_us, uint16_t first_seq,
-				    uint32_t first_ts, uint16_t *out_seq, uint32_t *out_ts);
+				    bool keyframe, int64_t now_us, uint16_t *out_seq,
+				    uint32_t *out_ts);
 
 /* Output numbers for a retransmission of source packet HDR: returns false
  * when it was not sent under the current offsets (never resend a number

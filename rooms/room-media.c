@@ -642,10 +642,10 @@ static task *wanted_task(tb_participant *p, task_kind kind, wanted_set *w)
  * qualities alone goes to the router without an offer. */
 static void update_subscriber(tb_participant *p)
 {
-	wanted_set w = {
-		g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
-		g_array_new(FALSE, FALSE, sizeof(tb_simulcast_quality)), g_string_new(NULL),
-		g_string_new(NULL)};
+	wanted_set w = {g_ptr_array_new_with_free_func(g_free),
+			g_ptr_array_new_with_free_func(g_free),
+			g_array_new(FALSE, FALSE, sizeof(tb_simulcast_quality)), g_string_new(NULL),
+			g_string_new(NULL)};
 	bool ids_changed, qualities_changed;
 	task *t;
 

@@ -87,6 +87,8 @@ typedef struct layer_src {
 } layer_src;
 
 #define PACKETS_PER_FRAME 3
+#define FIRST_SEQ         65530 /* output starts near the wrap */
+#define FIRST_TS          4294967000u
 #define FRAME_US          33333
 
 /* Builds the next packet of SRC into BUF (12-byte header + VP8 descriptor
@@ -108,8 +110,8 @@ static size_t next_packet(layer_src *src, bool key_frame, uint8_t *buf, tb_rtp_h
 	buf[7] = (uint8_t)src->ts;
 	len = 12;
 	buf[len++] = (uint8_t)(0x80 | (start ? 0x10 : 0)); /* X, S */
-	buf[len++] = 0xc0;                                  /* I, L */
-	buf[len++] = (uint8_t)(0x80 | (src->pid >> 8));     /* M, 15-bit picture id */
+	buf[len++] = 0xc0;                                 /* I, L */
+	buf[len++] = (uint8_t)(0x80 | (src->pid >> 8));    /* M, 15-bit picture id */
 	buf[len++] = (uint8_t)src->pid;
 	buf[len++] = src->tl0;
 	/* frame tag: P=0 for a key frame, then the start code */
@@ -145,8 +147,7 @@ typedef struct out_check {
 } out_check;
 
 /* Asserts that a forwarded packet continues the output stream. */
-static void check_out(out_check *c, uint16_t seq, uint32_t ts, const uint8_t *payload,
-		      size_t len)
+static void check_out(out_check *c, uint16_t seq, uint32_t ts, const uint8_t *payload, size_t len)
 {
 	tb_vp8_descriptor d;
 
@@ -183,12 +184,12 @@ static tb_rewrite_action feed(tb_stream_rewriter *rw, layer_src *src, int layer,
 	tb_rewrite_action a;
 
 	next_packet(src, key, buf, &hdr, &is_key);
-	a = tb_stream_rewrite(rw, layer, &hdr, is_key, now, 65530, 4294967000u, &seq, &ts);
+	a = tb_stream_rewrite(rw, layer, &hdr, is_key, now, &seq, &ts);
 
 	if (a == TB_REWRITE_FORWARD) {
-		g_assert_cmpint(tb_stream_rewrite_vp8(rw, buf + hdr.payload_offset,
-						      hdr.payload_len, false),
-				==, 0);
+		g_assert_cmpint(
+			tb_stream_rewrite_vp8(rw, buf + hdr.payload_offset, hdr.payload_len, false),
+			==, 0);
 		check_out(c, seq, ts, buf + hdr.payload_offset, hdr.payload_len);
 	}
 	return a;
@@ -212,7 +213,8 @@ static void test_vp8_width(void)
 	bool k;
 
 	next_packet(&src, true, buf, &hdr, &k);
-	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len), ==, 640);
+	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len), ==,
+			 640);
 	next_packet(&src, false, buf, &hdr, &k);
 	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len), ==, 0);
 	g_assert_cmpuint(tb_simulcast_vp8_width(buf + hdr.payload_offset, 3), ==, 0);
@@ -228,7 +230,7 @@ static void test_switch_on_keyframe(void)
 	tb_rewrite_action a[2][PACKETS_PER_FRAME];
 	const bool none[2] = {false, false}, key0[2] = {true, false}, key1[2] = {false, true};
 
-	tb_stream_rewriter_init(&rw, 90000, true);
+	tb_stream_rewriter_init(&rw, 90000, true, FIRST_SEQ, FIRST_TS);
 	/* Starts only at a keyframe of its target (layer 0). */
 	frame(&rw, src, none, &now, &c, a);
 	g_assert_cmpint(a[0][0], ==, TB_REWRITE_WANT_KEYFRAME);
@@ -236,7 +238,7 @@ static void test_switch_on_keyframe(void)
 	g_assert_cmpuint(c.forwarded, ==, 0);
 	frame(&rw, src, key0, &now, &c, a);
 	g_assert_cmpuint(c.forwarded, ==, PACKETS_PER_FRAME);
-	g_assert_cmpuint(c.seq, ==, (uint16_t)(65530 + PACKETS_PER_FRAME - 1));
+	g_assert_cmpuint(c.seq, ==, (uint16_t)(FIRST_SEQ + PACKETS_PER_FRAME - 1));
 	for (int i = 0; i < 20; i++)
 		frame(&rw, src, none, &now, &c, a);
 	g_assert_cmpuint(c.forwarded, ==, 21 * PACKETS_PER_FRAME);
@@ -284,7 +286,7 @@ static void test_restart_after_mute(void)
 	const bool key0[2] = {true, false}, none[2] = {false, false};
 	uint32_t ts_before;
 
-	tb_stream_rewriter_init(&rw, 90000, true);
+	tb_stream_rewriter_init(&rw, 90000, true, FIRST_SEQ, FIRST_TS);
 	frame(&rw, src, key0, &now, &c, a);
 	for (int i = 0; i < 10; i++)
 		frame(&rw, src, none, &now, &c, a);
@@ -316,25 +318,24 @@ static void test_late_packet_not_duplicated(void)
 	uint32_t ts;
 	bool k;
 
-	tb_stream_rewriter_init(&rw, 90000, true);
+	tb_stream_rewriter_init(&rw, 90000, true, FIRST_SEQ, FIRST_TS);
 	next_packet(&a, true, buf, &hdr, &k);
-	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, k, 0, 10, 10, &seq, &ts), ==,
-			TB_REWRITE_FORWARD);
+	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, k, 0, &seq, &ts), ==, TB_REWRITE_FORWARD);
 	tb_stream_rewriter_set_target(&rw, 1);
 	/* Layer 1: a delta packet that arrives after its successor key frame. */
 	next_packet(&b, false, buf, &late, &k);
 	b.packet_in_frame = 0;
 	next_packet(&b, true, buf, &hdr, &k);
 	g_assert_true(k);
-	g_assert_cmpint(tb_stream_rewrite(&rw, 1, &hdr, k, 1000, 10, 10, &seq, &ts), ==,
+	g_assert_cmpint(tb_stream_rewrite(&rw, 1, &hdr, k, 1000, &seq, &ts), ==,
 			TB_REWRITE_FORWARD);
-	g_assert_cmpuint(seq, ==, 11);
-	g_assert_cmpint(tb_stream_rewrite(&rw, 1, &late, false, 2000, 10, 10, &late_seq, &ts), ==,
+	g_assert_cmpuint(seq, ==, (uint16_t)(FIRST_SEQ + 1));
+	g_assert_cmpint(tb_stream_rewrite(&rw, 1, &late, false, 2000, &late_seq, &ts), ==,
 			TB_REWRITE_DROP);
 	/* Retransmissions map only what the current offsets sent. */
 	g_assert_false(tb_stream_rewrite_retransmission(&rw, &late, &late_seq, &ts));
 	g_assert_true(tb_stream_rewrite_retransmission(&rw, &hdr, &late_seq, &ts));
-	g_assert_cmpuint(late_seq, ==, 11);
+	g_assert_cmpuint(late_seq, ==, (uint16_t)(FIRST_SEQ + 1));
 }
 
 static void test_audio_needs_no_keyframe(void)
@@ -344,18 +345,18 @@ static void test_audio_needs_no_keyframe(void)
 	uint16_t seq;
 	uint32_t ts;
 
-	tb_stream_rewriter_init(&rw, 48000, false);
-	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, false, 0, 100, 0, &seq, &ts), ==,
+	tb_stream_rewriter_init(&rw, 48000, false, FIRST_SEQ, FIRST_TS);
+	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, false, 0, &seq, &ts), ==,
 			TB_REWRITE_FORWARD);
-	g_assert_cmpuint(seq, ==, 100);
+	g_assert_cmpuint(seq, ==, FIRST_SEQ);
 	g_assert_false(tb_stream_rewriter_set_target(&rw, 0));
 	tb_stream_rewriter_restart(&rw);
 	hdr.seq = 500;
 	hdr.timestamp = 100000;
-	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, false, 20000, 100, 0, &seq, &ts), ==,
+	g_assert_cmpint(tb_stream_rewrite(&rw, 0, &hdr, false, 20000, &seq, &ts), ==,
 			TB_REWRITE_FORWARD);
-	g_assert_cmpuint(seq, ==, 101);
-	g_assert_cmpuint(ts, ==, 960); /* 20 ms at 48 kHz */
+	g_assert_cmpuint(seq, ==, (uint16_t)(FIRST_SEQ + 1));
+	g_assert_cmpuint(ts, ==, FIRST_TS + 960); /* 20 ms at 48 kHz */
 }
 
 int main(int argc, char **argv)
