@@ -141,6 +141,7 @@ typedef struct tb_config {
 	int workers;                /* media worker threads; 0: one per core */
 	int coaching_capacity;      /* 2 */
 	int workshop_capacity;      /* 50 */
+	int last_n;                 /* 9: workshop videos each participant receives */
 	int max_message_bytes;      /* 65536 */
 	int rate_per_sec;           /* signaling messages per second per connection */
 	int rate_burst;             /* burst allowance */

@@ -41,6 +41,7 @@ tb_config *tb_config_new(void)
 	config->workers = 0;
 	config->coaching_capacity = 2;
 	config->workshop_capacity = 50;
+	config->last_n = 9;
 	config->max_message_bytes = 65536;
 	config->rate_per_sec = 20;
 	config->rate_burst = 40;
@@ -198,6 +199,7 @@ static const config_key config_keys[] = {
 	{"auth", "secret", VALUE_OPT_STRING, FIELD(secret)},
 	{"rooms", "coaching_capacity", VALUE_INT, FIELD(coaching_capacity)},
 	{"rooms", "workshop_capacity", VALUE_INT, FIELD(workshop_capacity)},
+	{"rooms", "last_n", VALUE_INT, FIELD(last_n)},
 	{"rooms", "max_rooms", VALUE_INT, FIELD(max_rooms)},
 	{"rooms", "slot_warning", VALUE_DURATION, FIELD(slot_warning_s)},
 	{"signaling", "max_message_bytes", VALUE_INT, FIELD(max_message_bytes)},
@@ -398,6 +400,7 @@ gboolean tb_config_validate(const tb_config *c, GError **error)
 			 G_MAXINT, error) ||
 	    !check_range("rooms.coaching_capacity", c->coaching_capacity, 1, 1000, error) ||
 	    !check_range("rooms.workshop_capacity", c->workshop_capacity, 1, 1000, error) ||
+	    !check_range("rooms.last_n", c->last_n, 1, 1000, error) ||
 	    !check_range("rooms.max_rooms", c->max_rooms, 1, G_MAXINT, error) ||
 	    !check_range("rooms.slot_warning (seconds)", c->slot_warning_s, 0, G_MAXINT, error) ||
 	    !check_range("signaling.max_message_bytes", c->max_message_bytes, 1, G_MAXINT, error) ||

@@ -16,20 +16,10 @@
 #include <string.h>
 
 #include "common.h"
-#include "router.h"
-#include "rtcp.h"
-#include "rtp.h"
+#include "router-private.h"
 #include "srtp.h"
 
 #define CAT "media.router"
-
-#define MAX_PACKET          1500
-#define OUT_CAP             (MAX_PACKET + TB_SRTP_MAX_TRAILER)
-#define CACHE_SLOTS         512 /* video packets kept per track for NACKs (~2 s at 1 Mbps) */
-#define PLI_MIN_INTERVAL_US (300 * 1000)
-#define RTCP_INTERVAL_MS    1000
-#define REMB_BITRATE        2500000 /* what a publisher may send (bps) */
-#define MAX_NACK_SEQS       128
 
 /* Payload types of subscriber offers: the same in every section. */
 enum {
@@ -42,111 +32,12 @@ enum {
 	PT_OPUS = 111,
 };
 
-typedef struct cached_packet {
-	uint16_t seq;
-	uint16_t len;
-	bool used;
-	uint8_t data[MAX_PACKET];
-} cached_packet;
-
-typedef struct sub_track sub_track;
-
-/* A track a peer publishes. */
-typedef struct pub_track {
-	tb_router_peer *owner;
-	char track_id[TB_SDP_MAX_ID_LEN + 2];
-	char mid[TB_SDP_MAX_ID_LEN + 1];
-	tb_sdp_kind kind;
-	bool active;
-	bool muted;
-	tb_sdp_codec_params codec; /* name/fmtp owned */
-	tb_sdp_ext_ids ext;
-	uint32_t ssrc;        /* 0 until known */
-	uint32_t rtx_ssrc;    /* 0: none */
-	uint8_t ext_map[256]; /* publisher id -> server id; 0: dropped */
-	GPtrArray *subs;      /* sub_track* (not owned) */
-	cached_packet *cache; /* CACHE_SLOTS for video, NULL for audio */
-	tb_rtcp_rx_stats rx;
-	bool rx_started;
-	int64_t last_pli_us;
-	/* last SR from the publisher, to rewrite for subscribers */
-	bool have_sr;
-	uint64_t packets, bytes, plis, nacks_sent, rtx_received;
-	bool have_highest;
-	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
-	/* RFC 6464 levels of the current interval (audio): summed loudness
-	 * (127 - level) and how many packets carried one. */
-	uint32_t level_sum;
-	uint32_t level_count;
-} pub_track;
-
-/* A track a peer receives: one section of its subscriber offer. */
-struct sub_track {
-	tb_router_peer *peer;
-	pub_track *source; /* NULL when the source is gone or unsubscribed */
-	char mid[16];
-	char publisher_id[64];
-	char track_id[TB_SDP_MAX_ID_LEN + 2];
-	tb_sdp_kind kind;
-	bool active; /* in the offer as a live section */
-	bool paused; /* live section that carries nothing now: reusable */
-	uint32_t ssrc;
-	uint8_t pt;
-	tb_sdp_codec_params codec; /* name/fmtp owned */
-	/* rewrite state */
-	bool started; /* offsets valid */
-	bool rebase;  /* recompute offsets at the next packet */
-	bool need_keyframe;
-	uint16_t seq_offset;
-	uint32_t ts_offset;
-	uint16_t base_seq; /* first output seq of the current offsets */
-	uint16_t last_seq;
-	uint32_t last_ts;
-	int64_t last_sent_us;
-	uint64_t packets, bytes, nacks, retransmissions, plis;
-};
-
-struct tb_router_peer {
-	tb_router *router;
-	char *id;
-	void *user_data;
-	tb_transport *pub;
-	tb_transport *sub;
-	GPtrArray *pub_tracks; /* pub_track* (owned) */
-	GPtrArray *sub_tracks; /* sub_track* (owned), in offer order */
-	GPtrArray *pending[2]; /* candidates (char*) waiting for each PC */
-	bool pending_end[2];
-	unsigned next_mid;
-	uint64_t session_id;
-	uint64_t pub_version;
-	uint32_t rtcp_ssrc; /* sender SSRC of our RTCP to this peer */
-	uint8_t mute_audio, mute_video; /* tb_router_mute_reason bits */
-	char *cname;
-	char pub_tag[TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag mid of the publish PC */
-	int pub_tag_index;
-};
-
 /* Process-wide totals for /metrics: each router adds what it counted since
  * its last flush once a second (and when freed), so the packet path only
  * touches its own thread's counters. */
 static uint64_t global_totals[6];
 
 static void flush_totals(tb_router *router);
-
-struct tb_router {
-	GMainContext *ctx;
-	tb_dtls_identity *identity;
-	tb_ice_config ice_config;
-	char *name;
-	tb_router_callbacks cb;
-	void *user_data;
-	GHashTable *peers; /* id -> tb_router_peer* (owned) */
-	GSource *rtcp_timer;
-	GSource *level_timer; /* NULL without an audio_levels callback */
-	int64_t level_tick_us;
-	tb_router_totals totals;
-	tb_router_totals flushed; /* part of totals already added to global_totals */
-};
 
 static void flush_totals(tb_router *router)
 {
@@ -197,418 +88,8 @@ static void codec_params_clear(tb_sdp_codec_params *c)
 	g_clear_pointer(&c->fmtp, g_free);
 }
 
-/* ---- feedback to publishers ---- */
-
-static void send_rtcp(tb_transport *t, uint8_t *buf, int len)
-{
-	if (t && len > 0)
-		tb_transport_send_rtcp(t, buf, (size_t)len, OUT_CAP);
-}
-
-/* Asks TRACK's publisher for a keyframe, at most every 300 ms. */
-static void request_keyframe(pub_track *track)
-{
-	tb_router_peer *owner = track->owner;
-	uint8_t buf[OUT_CAP];
-	int64_t now = g_get_monotonic_time();
-
-	if (track->kind != TB_SDP_KIND_VIDEO || !track->ssrc || !owner->pub)
-		return;
-	if (now - track->last_pli_us < PLI_MIN_INTERVAL_US)
-		return;
-	track->last_pli_us = now;
-	track->plis++;
-	owner->router->totals.plis_sent++;
-	send_rtcp(owner->pub, buf,
-		  tb_rtcp_build_pli(buf, sizeof(buf), owner->rtcp_ssrc, track->ssrc));
-}
-
-/* ---- forwarding ---- */
-
-static bool is_keyframe(const pub_track *track, const uint8_t *payload, size_t len)
-{
-	const char *name = track->codec.name;
-
-	if (!name)
-		return false;
-	if (g_ascii_strcasecmp(name, "VP8") == 0)
-		return tb_vp8_is_keyframe(payload, len);
-	if (g_ascii_strcasecmp(name, "VP9") == 0)
-		return tb_vp9_is_keyframe(payload, len);
-	if (g_ascii_strcasecmp(name, "H264") == 0)
-		return tb_h264_is_keyframe(payload, len);
-	return false;
-}
-
-/* Rewrites a copy of the publisher's packet for SUB and sends it. */
-static void forward_one(sub_track *sub, const uint8_t *buf, size_t len, const tb_rtp_header *hdr,
-			bool keyframe, bool retransmission)
-{
-	tb_transport *t = sub->peer->sub;
-	uint8_t out[OUT_CAP];
-	int64_t now;
-
-	if (!t || tb_transport_get_state(t) != TB_TRANSPORT_CONNECTED || len > MAX_PACKET)
-		return;
-	if (!retransmission) {
-		if (sub->need_keyframe) {
-			if (!keyframe) {
-				request_keyframe(sub->source);
-				return;
-			}
-			sub->need_keyframe = false;
-		}
-		now = g_get_monotonic_time();
-		if (!sub->started || sub->rebase) {
-			/* Continue the subscriber's stream where it stopped: next
-			 * sequence number, and a timestamp advanced by the time
-			 * that passed. */
-			uint16_t next_seq = sub->started ? (uint16_t)(sub->last_seq + 1)
-							 : (uint16_t)g_random_int();
-			uint32_t next_ts = (uint32_t)g_random_int();
-			if (sub->started) {
-				uint32_t clock =
-					sub->codec.clock_rate ? sub->codec.clock_rate : 90000;
-				int64_t elapsed = now - sub->last_sent_us;
-				next_ts = sub->last_ts + (uint32_t)((elapsed > 0 ? elapsed : 1000) *
-								    clock / 1000000);
-			}
-			sub->seq_offset = (uint16_t)(next_seq - hdr->seq);
-			sub->ts_offset = next_ts - hdr->timestamp;
-			sub->base_seq = next_seq;
-			sub->started = true;
-			sub->rebase = false;
-		}
-		sub->last_sent_us = now;
-	}
-	memcpy(out, buf, len);
-	tb_rtp_set_ssrc(out, len, sub->ssrc);
-	tb_rtp_set_payload_type(out, len, sub->pt);
-	tb_rtp_set_seq(out, len, (uint16_t)(hdr->seq + sub->seq_offset));
-	tb_rtp_set_timestamp(out, len, hdr->timestamp + sub->ts_offset);
-	/* The copy has the layout HDR describes: no second parse. */
-	if (hdr->extension)
-		tb_rtp_ext_remap(out, len, hdr, sub->source->ext_map);
-	if (!retransmission) {
-		uint16_t seq = (uint16_t)(hdr->seq + sub->seq_offset);
-		if (!sub->packets || (int16_t)(seq - sub->last_seq) > 0) {
-			sub->last_seq = seq;
-			sub->last_ts = hdr->timestamp + sub->ts_offset;
-		}
-	}
-	if (tb_transport_send_rtp(t, out, len, sizeof(out)) == 0) {
-		sub->packets++;
-		sub->bytes += len;
-		if (retransmission)
-			sub->retransmissions++;
-		sub->peer->router->totals.rtp_forwarded++;
-	}
-}
-
-static pub_track *find_pub_track(tb_router_peer *peer, const uint8_t *buf, const tb_rtp_header *hdr)
-{
-	pub_track *unbound = NULL;
-	unsigned n_unbound = 0;
-
-	for (guint i = 0; i < peer->pub_tracks->len; i++) {
-		pub_track *t = peer->pub_tracks->pdata[i];
-		if (t->ssrc == hdr->ssrc)
-			return t;
-	}
-	/* A new SSRC: bind it to the track whose mid the packet carries, or
-	 * to the only unbound track with this payload type. */
-	for (guint i = 0; i < peer->pub_tracks->len; i++) {
-		pub_track *t = peer->pub_tracks->pdata[i];
-		const uint8_t *mid;
-		size_t mid_len;
-		if (!t->active || t->ssrc || hdr->ssrc == t->rtx_ssrc)
-			continue;
-		if (t->ext.mid && tb_rtp_ext_find(buf, hdr, t->ext.mid, &mid, &mid_len)) {
-			if (mid_len == strlen(t->mid) && memcmp(mid, t->mid, mid_len) == 0) {
-				t->ssrc = hdr->ssrc;
-				return t;
-			}
-			continue;
-		}
-		if (t->codec.pt == hdr->payload_type) {
-			unbound = t;
-			n_unbound++;
-		}
-	}
-	if (n_unbound == 1) {
-		unbound->ssrc = hdr->ssrc;
-		return unbound;
-	}
-	return NULL;
-}
-
-/* The track whose RTX stream (RFC 4588) this packet belongs to, if any. */
-static pub_track *find_rtx_track(tb_router_peer *peer, const tb_rtp_header *hdr)
-{
-	for (guint i = 0; i < peer->pub_tracks->len; i++) {
-		pub_track *t = peer->pub_tracks->pdata[i];
-		if (t->codec.rtx_pt < 0 || hdr->payload_type != t->codec.rtx_pt)
-			continue;
-		if (t->rtx_ssrc == hdr->ssrc)
-			return t;
-		if (!t->rtx_ssrc && t->ssrc && t->ssrc != hdr->ssrc) {
-			t->rtx_ssrc = hdr->ssrc;
-			return t;
-		}
-	}
-	return NULL;
-}
-
-/* Turns an RTX packet back into the original one, in place: the first two
- * payload bytes are the original sequence number. Returns the new length,
- * or 0 when the packet is too short. */
-static size_t unwrap_rtx(pub_track *track, uint8_t *buf, size_t len, const tb_rtp_header *hdr)
-{
-	uint16_t osn;
-
-	if (hdr->payload_len < 2)
-		return 0;
-	osn = (uint16_t)(buf[hdr->payload_offset] << 8 | buf[hdr->payload_offset + 1]);
-	memmove(buf + hdr->payload_offset, buf + hdr->payload_offset + 2,
-		len - hdr->payload_offset - 2);
-	len -= 2;
-	tb_rtp_set_seq(buf, len, osn);
-	tb_rtp_set_ssrc(buf, len, track->ssrc);
-	tb_rtp_set_payload_type(buf, len, track->codec.pt);
-	return len;
-}
-
-/* Asks the publisher again for packets missing between the highest
- * sequence number seen and SEQ (a gap of at most 64). */
-static void detect_loss(pub_track *track, uint16_t seq)
-{
-	tb_router_peer *owner = track->owner;
-	uint16_t missing[64];
-	size_t n = 0;
-	int16_t diff;
-	uint8_t buf[OUT_CAP];
-
-	if (!track->have_highest) {
-		track->have_highest = true;
-		track->highest_seq = seq;
-		return;
-	}
-	diff = (int16_t)(seq - track->highest_seq);
-	if (diff <= 0)
-		return;
-	if (diff > 1 && diff <= 64 && (track->codec.rtcp_fb & TB_SDP_FB_NACK) && owner->pub) {
-		for (uint16_t s = (uint16_t)(track->highest_seq + 1); s != seq; s++)
-			missing[n++] = s;
-		track->nacks_sent++;
-		send_rtcp(owner->pub, buf,
-			  tb_rtcp_build_nack(buf, sizeof(buf), owner->rtcp_ssrc, track->ssrc,
-					     missing, n));
-	}
-	track->highest_seq = seq;
-}
-
-/* Adds the packet's RFC 6464 level to TRACK's interval. */
-static void note_audio_level(pub_track *track, const uint8_t *buf, const tb_rtp_header *hdr)
-{
-	const uint8_t *data;
-	size_t len;
-	bool voice;
-	uint8_t level;
-
-	if (tb_rtp_ext_find(buf, hdr, track->ext.audio_level, &data, &len) &&
-	    tb_rtp_ext_read_audio_level(data, len, &voice, &level) == 0) {
-		track->level_sum += 127u - level;
-		track->level_count++;
-	}
-}
-
-static void publisher_rtp(void *user_data, uint8_t *buf, size_t len)
-{
-	tb_router_peer *peer = user_data;
-	tb_router *router = peer->router;
-	tb_rtp_header hdr;
-	pub_track *track;
-	bool keyframe = false, repaired = false;
-
-	router->totals.rtp_in++;
-	if (tb_rtp_parse(buf, len, &hdr) < 0 || len > MAX_PACKET) {
-		router->totals.rtp_dropped++;
-		return;
-	}
-	track = find_rtx_track(peer, &hdr);
-	if (track) {
-		len = unwrap_rtx(track, buf, len, &hdr);
-		if (len == 0 || tb_rtp_parse(buf, len, &hdr) < 0) {
-			router->totals.rtp_dropped++; /* RTX padding probe or malformed */
-			return;
-		}
-		track->rtx_received++;
-		repaired = true;
-	} else {
-		track = find_pub_track(peer, buf, &hdr);
-	}
-	if (!track || hdr.payload_type != track->codec.pt) {
-		/* Unknown SSRC, RTX or another codec: not forwarded. */
-		router->totals.rtp_dropped++;
-		return;
-	}
-	track->packets++;
-	track->bytes += len;
-	if (!track->rx_started) {
-		tb_rtcp_rx_stats_init(&track->rx,
-				      track->codec.clock_rate ? track->codec.clock_rate : 90000);
-		track->rx_started = true;
-	}
-	tb_rtcp_rx_stats_update(&track->rx, hdr.seq, hdr.timestamp, g_get_monotonic_time());
-	if (!repaired && track->kind == TB_SDP_KIND_VIDEO)
-		detect_loss(track, hdr.seq);
-	if (track->cache) {
-		cached_packet *slot = &track->cache[hdr.seq % CACHE_SLOTS];
-		slot->seq = hdr.seq;
-		slot->len = (uint16_t)len;
-		slot->used = true;
-		memcpy(slot->data, buf, len);
-	}
-	if (track->kind == TB_SDP_KIND_AUDIO && track->ext.audio_level && hdr.extension)
-		note_audio_level(track, buf, &hdr);
-	if (router->cb.media_tap) {
-		tb_router_track_codec info = {track->track_id, track->kind,
-					      track->codec.name, track->codec.clock_rate,
-					      track->codec.pt,   track->muted};
-		router->cb.media_tap(router->user_data, peer, &info, buf, len);
-	}
-	if (track->muted)
-		return;
-	if (track->kind == TB_SDP_KIND_VIDEO)
-		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
-	for (guint i = 0; i < track->subs->len; i++)
-		forward_one(track->subs->pdata[i], buf, len, &hdr, keyframe, false);
-}
-
-static pub_track *pub_track_by_ssrc(tb_router_peer *peer, uint32_t ssrc)
-{
-	for (guint i = 0; i < peer->pub_tracks->len; i++) {
-		pub_track *t = peer->pub_tracks->pdata[i];
-		if (t->ssrc == ssrc)
-			return t;
-	}
-	return NULL;
-}
-
-/* The publisher's SR, rewritten for each subscriber of that track so that
- * receivers can line audio and video up. */
-static void relay_sender_report(pub_track *track, const tb_rtcp_sr *sr)
-{
-	tb_rtcp_rx_stats_sr_received(&track->rx, sr->info.ntp_timestamp, g_get_monotonic_time());
-	for (guint i = 0; i < track->subs->len; i++) {
-		sub_track *sub = track->subs->pdata[i];
-		tb_rtcp_sender_info info = sr->info;
-		uint8_t buf[OUT_CAP];
-		if (!sub->started || !sub->peer->sub)
-			continue;
-		info.ssrc = sub->ssrc;
-		info.rtp_timestamp = sr->info.rtp_timestamp + sub->ts_offset;
-		info.packet_count = (uint32_t)sub->packets;
-		info.octet_count = (uint32_t)sub->bytes;
-		send_rtcp(sub->peer->sub, buf, tb_rtcp_build_sr(buf, sizeof(buf), &info, NULL, 0));
-	}
-}
-
-static void publisher_rtcp(void *user_data, uint8_t *buf, size_t len)
-{
-	tb_router_peer *peer = user_data;
-	tb_rtcp_iter it;
-	tb_rtcp_packet pkt;
-
-	tb_rtcp_iter_init(&it, buf, len);
-	while (tb_rtcp_iter_next(&it, &pkt)) {
-		if (pkt.type == TB_RTCP_SR) {
-			tb_rtcp_sr sr;
-			pub_track *track;
-			if (tb_rtcp_parse_sr(&pkt, &sr) == 0 &&
-			    (track = pub_track_by_ssrc(peer, sr.info.ssrc)))
-				relay_sender_report(track, &sr);
-		}
-	}
-}
-
-/* ---- feedback from subscribers ---- */
-
-static sub_track *sub_track_by_ssrc(tb_router_peer *peer, uint32_t ssrc)
-{
-	for (guint i = 0; i < peer->sub_tracks->len; i++) {
-		sub_track *s = peer->sub_tracks->pdata[i];
-		if (s->ssrc == ssrc)
-			return s;
-	}
-	return NULL;
-}
-
-static void answer_nack(sub_track *sub, const tb_rtcp_fb *fb)
-{
-	uint16_t seqs[MAX_NACK_SEQS];
-	size_t n = 0;
-	pub_track *src = sub->source;
-
-	tb_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs), &n);
-	sub->nacks++;
-	sub->peer->router->totals.nacks++;
-	if (!src || !src->cache || !sub->started)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		uint16_t orig = (uint16_t)(seqs[i] - sub->seq_offset);
-		/* A sequence number sent under earlier offsets maps to another
-		 * packet now: resending that under the same number would reuse
-		 * an SRTP nonce with other bytes (fatal for GCM). Skip it. */
-		if ((int16_t)(seqs[i] - sub->base_seq) < 0)
-			continue;
-		cached_packet *slot = &src->cache[orig % CACHE_SLOTS];
-		tb_rtp_header hdr;
-		if (!slot->used || slot->seq != orig ||
-		    tb_rtp_parse(slot->data, slot->len, &hdr) < 0)
-			continue;
-		forward_one(sub, slot->data, slot->len, &hdr, false, true);
-		sub->peer->router->totals.retransmissions++;
-	}
-}
-
-static void subscriber_rtcp(void *user_data, uint8_t *buf, size_t len)
-{
-	tb_router_peer *peer = user_data;
-	tb_rtcp_iter it;
-	tb_rtcp_packet pkt;
-	tb_rtcp_fb fb;
-	sub_track *sub;
-
-	tb_rtcp_iter_init(&it, buf, len);
-	while (tb_rtcp_iter_next(&it, &pkt)) {
-		if (pkt.type == TB_RTCP_RTPFB && pkt.count == 1) {
-			if (tb_rtcp_parse_nack(&pkt, &fb) == 0 &&
-			    (sub = sub_track_by_ssrc(peer, fb.media_ssrc)))
-				answer_nack(sub, &fb);
-		} else if (pkt.type == TB_RTCP_PSFB && pkt.count == 1) {
-			if (tb_rtcp_parse_pli(&pkt, &fb) == 0 &&
-			    (sub = sub_track_by_ssrc(peer, fb.media_ssrc)) && sub->source) {
-				sub->plis++;
-				request_keyframe(sub->source);
-			}
-		} else if (pkt.type == TB_RTCP_PSFB && pkt.count == 4) {
-			if (tb_rtcp_parse_fir(&pkt, &fb) == 0) {
-				for (size_t i = 0; i < tb_rtcp_fir_count(&fb); i++) {
-					tb_rtcp_fir_entry e;
-					tb_rtcp_fir_entry_at(&fb, i, &e);
-					sub = sub_track_by_ssrc(peer, e.ssrc);
-					if (sub && sub->source) {
-						sub->plis++;
-						request_keyframe(sub->source);
-					}
-				}
-			}
-		}
-	}
-}
-
-/* Every second: receiver reports and a bandwidth estimate to publishers. */
+/* Every second: layer bitrates, receiver reports and a bandwidth estimate
+ * to publishers; then each subscriber's layers, with the new bitrates. */
 static gboolean rtcp_tick(gpointer data)
 {
 	tb_router *router = data;
@@ -618,44 +99,11 @@ static gboolean rtcp_tick(gpointer data)
 
 	flush_totals(router);
 	g_hash_table_iter_init(&it, router->peers);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		tb_router_peer *peer = value;
-		tb_rtcp_report_block blocks[8];
-		size_t n = 0;
-		uint8_t buf[OUT_CAP];
-		int len, more;
-
-		if (!peer->pub || tb_transport_get_state(peer->pub) != TB_TRANSPORT_CONNECTED)
-			continue;
-		for (guint i = 0; i < peer->pub_tracks->len && n < G_N_ELEMENTS(blocks); i++) {
-			pub_track *t = peer->pub_tracks->pdata[i];
-			if (!t->ssrc || !t->rx_started)
-				continue;
-			if (tb_rtcp_rx_stats_report(&t->rx, t->ssrc, now, &blocks[n]) == 0)
-				n++;
-		}
-		len = tb_rtcp_build_rr(buf, sizeof(buf), peer->rtcp_ssrc, blocks, n);
-		if (len < 0)
-			continue;
-		/* REMB for the video tracks: lets the browser ramp up. */
-		{
-			uint32_t video[8];
-			size_t nv = 0;
-			for (guint i = 0; i < peer->pub_tracks->len && nv < G_N_ELEMENTS(video);
-			     i++) {
-				pub_track *t = peer->pub_tracks->pdata[i];
-				if (t->ssrc && t->kind == TB_SDP_KIND_VIDEO)
-					video[nv++] = t->ssrc;
-			}
-			if (nv > 0) {
-				more = tb_rtcp_build_remb(buf + len, sizeof(buf) - (size_t)len,
-							  peer->rtcp_ssrc, REMB_BITRATE, video, nv);
-				if (more > 0)
-					len += more;
-			}
-		}
-		send_rtcp(peer->pub, buf, len);
-	}
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		tb__router_peer_rtcp_tick(value, now);
+	g_hash_table_iter_init(&it, router->peers);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		tb__router_select_layers(value);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -745,8 +193,8 @@ static void on_state(tb_router_peer *peer, tb_pc_kind pc, tb_transport_state sta
 		for (guint i = 0; i < peer->sub_tracks->len; i++) {
 			sub_track *sub = peer->sub_tracks->pdata[i];
 			if (sub->source && sub->kind == TB_SDP_KIND_VIDEO) {
-				sub->need_keyframe = true;
-				request_keyframe(sub->source);
+				tb_stream_rewriter_restart(&sub->rw);
+				tb__router_request_keyframe(sub->source, sub->rw.target, false);
 			}
 		}
 	}
@@ -772,15 +220,15 @@ static void subscriber_rtp(void *user_data, uint8_t *buf, size_t len)
 static const tb_transport_callbacks pub_callbacks = {
 	.local_candidate = pub_candidate,
 	.state = pub_state,
-	.rtp = publisher_rtp,
-	.rtcp = publisher_rtcp,
+	.rtp = tb__router_publisher_rtp,
+	.rtcp = tb__router_publisher_rtcp,
 };
 
 static const tb_transport_callbacks sub_callbacks = {
 	.local_candidate = sub_candidate,
 	.state = sub_state,
 	.rtp = subscriber_rtp,
-	.rtcp = subscriber_rtcp,
+	.rtcp = tb__router_subscriber_rtcp,
 };
 
 static tb_transport *make_transport(tb_router_peer *peer, tb_pc_kind pc, GError **error)
@@ -886,7 +334,8 @@ static void pub_track_free(pub_track *track)
 		((sub_track *)track->subs->pdata[i])->source = NULL;
 	g_ptr_array_free(track->subs, TRUE);
 	codec_params_clear(&track->codec);
-	g_free(track->cache);
+	for (size_t k = 0; k < TB_SIMULCAST_MAX_LAYERS; k++)
+		g_free(track->layers[k].cache);
 	g_free(track);
 }
 
@@ -977,6 +426,56 @@ static pub_track *find_track_by_mid(tb_router_peer *peer, const char *mid)
 	return NULL;
 }
 
+/* The layers of TRACK as section S declares them: one per accepted rid,
+ * else one per stream of an a=ssrc-group:SIM, else one. A layer whose rid
+ * and SSRC stay keeps its state; when any changes, subscribers restart on
+ * the first layer (then layer selection moves them). */
+static void set_layers(pub_track *track, const tb_sdp_publish_section *s)
+{
+	size_t n = s->n_rids > 0 ? s->n_rids : s->n_streams > 1 ? s->n_streams : 1;
+	bool changed;
+
+	n = MIN(n, TB_SIMULCAST_MAX_LAYERS);
+	changed = n != track->n_layers;
+	for (size_t k = 0; k < TB_SIMULCAST_MAX_LAYERS; k++) {
+		pub_layer *l = &track->layers[k];
+		const char *rid = k < s->n_rids ? s->rids[k] : "";
+		uint32_t ssrc = 0, rtx = 0;
+		cached_packet *cache = l->cache;
+
+		if (k >= n) {
+			g_free(cache);
+			memset(l, 0, sizeof(*l));
+			continue;
+		}
+		/* With rids, SSRCs come with the packets (rid extension). */
+		if (s->n_rids == 0 && k < s->n_streams) {
+			ssrc = s->streams[k].ssrc;
+			rtx = s->streams[k].rtx_ssrc;
+		}
+		if (strcmp(l->rid, rid) != 0 || (ssrc && l->ssrc != ssrc)) {
+			memset(l, 0, sizeof(*l));
+			l->cache = cache;
+			g_strlcpy(l->rid, rid, sizeof(l->rid));
+			l->ssrc = ssrc;
+			changed = true;
+		}
+		if (rtx)
+			l->rtx_ssrc = rtx;
+		if (track->kind == TB_SDP_KIND_VIDEO && !l->cache)
+			l->cache = g_new0(cached_packet, CACHE_SLOTS);
+	}
+	track->n_layers = n;
+	if (!changed)
+		return;
+	for (guint i = 0; i < track->subs->len; i++) {
+		sub_track *sub = track->subs->pdata[i];
+		sub->rw.layer = -1;
+		tb_stream_rewriter_set_target(&sub->rw, 0);
+		tb_stream_rewriter_restart(&sub->rw);
+	}
+}
+
 static void apply_publish_result(tb_router_peer *peer, const tb_sdp_publish_result *result)
 {
 	for (size_t i = 0; i < result->n_sections; i++) {
@@ -994,8 +493,6 @@ static void apply_publish_result(tb_router_peer *peer, const tb_sdp_publish_resu
 			g_strlcpy(track->track_id, s->mid, sizeof(track->track_id));
 			track->kind = s->kind;
 			track->subs = g_ptr_array_new();
-			if (s->kind == TB_SDP_KIND_VIDEO)
-				track->cache = g_new0(cached_packet, CACHE_SLOTS);
 			track->muted = (s->kind == TB_SDP_KIND_AUDIO ? peer->mute_audio
 								     : peer->mute_video) != 0;
 			g_ptr_array_add(peer->pub_tracks, track);
@@ -1009,20 +506,15 @@ static void apply_publish_result(tb_router_peer *peer, const tb_sdp_publish_resu
 			/* Another codec: subscribers must restart at a keyframe. */
 			for (guint k = 0; k < track->subs->len; k++) {
 				sub_track *sub = track->subs->pdata[k];
-				sub->rebase = true;
-				sub->need_keyframe = track->kind == TB_SDP_KIND_VIDEO;
+				tb_stream_rewriter_restart(&sub->rw);
 			}
 		}
 		codec_params_clear(&track->codec);
 		codec_params_copy(&track->codec, &s->codec);
+		track->vp8 = g_ascii_strcasecmp(s->codec.name, "VP8") == 0;
 		track->ext = s->ext;
 		set_ext_map(track);
-		if (s->n_streams > 0) {
-			if (track->ssrc != s->streams[0].ssrc)
-				track->rx_started = false;
-			track->ssrc = s->streams[0].ssrc;
-			track->rtx_ssrc = s->streams[0].rtx_ssrc;
-		}
+		set_layers(track, s);
 	}
 }
 
@@ -1211,8 +703,6 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 			/* Reuse an idle section: same mid, a new stream. */
 			codec_params_clear(&sub->codec);
 			sub->paused = false;
-			sub->started = false;
-			sub->rebase = false;
 			sub->packets = sub->bytes = 0;
 		} else {
 			sub = g_new0(sub_track, 1);
@@ -1229,18 +719,27 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 		codec_params_copy(&sub->codec, &source->codec);
 		sub->codec.pt = sub->pt = subscriber_pt(&source->codec);
 		sub->codec.rtx_pt = -1;
-		/* What we can serve: NACK from our cache, PLI/FIR relayed. */
-		sub->codec.rtcp_fb = sub->kind == TB_SDP_KIND_VIDEO
-					     ? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR)
-					     : 0;
+		/* What we can serve: NACK from our cache, PLI/FIR relayed; and
+		 * the subscriber's REMB, which caps its simulcast layers. */
+		sub->codec.rtcp_fb =
+			sub->kind == TB_SDP_KIND_VIDEO
+				? (TB_SDP_FB_NACK | TB_SDP_FB_PLI | TB_SDP_FB_FIR | TB_SDP_FB_REMB)
+				: 0;
 		canonical_fmtp(&sub->codec);
-		sub->need_keyframe = sub->kind == TB_SDP_KIND_VIDEO;
+		/* A new stream (new SSRC): starts at a keyframe of layer 0
+		 * until layer selection below says otherwise. */
+		tb_stream_rewriter_init(&sub->rw, sub->codec.clock_rate,
+					sub->kind == TB_SDP_KIND_VIDEO, (uint16_t)g_random_int(),
+					g_random_int());
+		sub->quality = subs[k].quality;
 		/* No keyframe request yet: one sent before the subscriber can
 		 * receive is wasted, and browsers ignore a second within 300 ms.
 		 * It goes when its transport connects, or at its first packet
 		 * if it is connected already (forward_one). */
 		g_ptr_array_add(source->subs, sub);
 	}
+	/* Kept subscriptions may want another quality now. */
+	tb_router_set_qualities(peer, subs, n);
 
 	if (tb_transport_local_credentials(peer->sub, &ufrag, &pwd) < 0) {
 		g_set_error(error, TB_SDP_ERROR, TB_EIO, "the subscribe PC is closed");
@@ -1292,6 +791,18 @@ out:
 	g_free(ufrag);
 	g_free(pwd);
 	return rc;
+}
+
+void tb_router_set_qualities(tb_router_peer *peer, const tb_router_subscription *subs, size_t n)
+{
+	for (guint i = 0; i < peer->sub_tracks->len; i++) {
+		sub_track *sub = peer->sub_tracks->pdata[i];
+		for (size_t k = 0; k < n && sub->source; k++)
+			if (strcmp(subs[k].publisher_id, sub->publisher_id) == 0 &&
+			    strcmp(subs[k].track_id, sub->track_id) == 0)
+				sub->quality = subs[k].quality;
+	}
+	tb__router_select_layers(peer);
 }
 
 int tb_router_subscriber_answer(tb_router_peer *peer, const tb_sdp_desc *answer, GError **error)
@@ -1373,13 +884,10 @@ void tb_router_set_mute(tb_router_peer *peer, tb_sdp_kind kind, tb_router_mute_r
 		t->muted = now_muted;
 		if (!now_muted) {
 			/* Resume contiguous, at a keyframe. */
-			for (guint k = 0; k < t->subs->len; k++) {
-				sub_track *sub = t->subs->pdata[k];
-				sub->rebase = true;
-				sub->need_keyframe = kind == TB_SDP_KIND_VIDEO;
-			}
-			t->last_pli_us = 0;
-			request_keyframe(t);
+			for (guint k = 0; k < t->subs->len; k++)
+				tb_stream_rewriter_restart(&((sub_track *)t->subs->pdata[k])->rw);
+			for (size_t k = 0; k < t->n_layers; k++)
+				tb__router_request_keyframe(t, (int)k, true);
 		}
 	}
 }
@@ -1396,10 +904,8 @@ void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)
 	/* The recorder asks at most once a second: not throttled, or a PLI a
 	 * subscriber just triggered would swallow it and delay the file's
 	 * first frame by a second. */
-	if (track) {
-		track->last_pli_us = 0;
-		request_keyframe(track);
-	}
+	if (track)
+		tb__router_request_keyframe(track, 0, true);
 }
 
 /* ---- stats ---- */
@@ -1433,19 +939,30 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 	for (guint i = 0; i < peer->pub_tracks->len; i++) {
 		pub_track *t = peer->pub_tracks->pdata[i];
 		tb_rtcp_report_block rb = {0};
-		tb_rtcp_rx_stats copy = t->rx;
-		if (t->rx_started)
-			tb_rtcp_rx_stats_report(&copy, t->ssrc, now, &rb);
+		json_t *layers = json_array();
+		for (size_t k = 0; k < t->n_layers; k++) {
+			const pub_layer *l = &t->layers[k];
+			tb_rtcp_report_block lrb = {0};
+			tb_rtcp_rx_stats copy = l->rx;
+			if (l->rx_started)
+				tb_rtcp_rx_stats_report(&copy, l->ssrc, now, &lrb);
+			rb.cumulative_lost += lrb.cumulative_lost;
+			json_array_append_new(
+				layers, json_pack("{s:s, s:I, s:I, s:i}", "rid", l->rid, "packets",
+						  (json_int_t)l->packets, "bitrate",
+						  (json_int_t)l->rate_bps, "width", (int)l->width));
+		}
 		json_array_append_new(
 			pub_tracks,
-			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I, s:I, s:I}",
+			json_pack("{s:s, s:s, s:s?, s:b, s:b, s:I, s:I, s:i, s:I, s:I, s:I, s:I, "
+				  "s:o}",
 				  "track_id", t->track_id, "kind", tb_sdp_kind_to_string(t->kind),
 				  "codec", t->codec.name, "active", t->active, "muted", t->muted,
 				  "packets", (json_int_t)t->packets, "bytes", (json_int_t)t->bytes,
 				  "lost", (int)rb.cumulative_lost, "plis_sent", (json_int_t)t->plis,
 				  "nacks_sent", (json_int_t)t->nacks_sent, "rtx_received",
 				  (json_int_t)t->rtx_received, "subscribers",
-				  (json_int_t)t->subs->len));
+				  (json_int_t)t->subs->len, "layers", layers));
 	}
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
 		sub_track *s = peer->sub_tracks->pdata[i];
@@ -1453,12 +970,18 @@ json_t *tb_router_peer_stats(tb_router_peer *peer)
 			continue;
 		json_array_append_new(
 			sub_tracks,
-			json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "mid", s->mid,
-				  "participant_id", s->publisher_id, "track_id", s->track_id,
-				  "kind", tb_sdp_kind_to_string(s->kind), "packets",
-				  (json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "nacks",
-				  (json_int_t)s->nacks, "retransmissions",
-				  (json_int_t)s->retransmissions, "plis", (json_int_t)s->plis));
+			json_pack(
+				"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:s}",
+				"mid", s->mid, "participant_id", s->publisher_id, "track_id",
+				s->track_id, "kind", tb_sdp_kind_to_string(s->kind), "packets",
+				(json_int_t)s->packets, "bytes", (json_int_t)s->bytes, "nacks",
+				(json_int_t)s->nacks, "retransmissions",
+				(json_int_t)s->retransmissions, "plis", (json_int_t)s->plis,
+				"layer", s->rw.layer, "target_layer", s->rw.target,
+				"layer_switches", (json_int_t)s->rw.switches, "quality",
+				s->quality == TB_SIMULCAST_HIGH     ? "high"
+				: s->quality == TB_SIMULCAST_MEDIUM ? "medium"
+								    : "low"));
 	}
 	if (json_is_object(pub))
 		json_object_set_new(pub, "tracks", pub_tracks);

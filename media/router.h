@@ -27,6 +27,7 @@
 #include "dtls.h"
 #include "ice.h"
 #include "sdp.h"
+#include "simulcast.h"
 #include "transport.h"
 
 G_BEGIN_DECLS
@@ -100,10 +101,14 @@ typedef struct tb_router_track {
 	bool active; /* the client sends it */
 } tb_router_track;
 
-/* One track PEER should receive: publisher participant id + track id. */
+/* One track PEER should receive: publisher participant id + track id, and
+ * for video the simulcast quality the layout wants (the layer actually
+ * sent is also capped by the subscriber's bandwidth estimate; a publisher
+ * without simulcast sends its one layer whatever is asked). */
 typedef struct tb_router_subscription {
 	const char *publisher_id;
 	const char *track_id;
+	tb_simulcast_quality quality;
 } tb_router_subscription;
 
 /* One line of the subscriber's track map. */
@@ -143,11 +148,16 @@ int tb_router_publish(tb_router_peer *peer, const tb_sdp_desc *offer, char **ans
 void tb_router_unpublish(tb_router_peer *peer);
 
 /* Sets what PEER receives and makes the subscriber offer for it, numbered
- * VERSION. Tracks no longer wanted keep their section, inactive. Sets
+ * VERSION. Tracks no longer wanted keep their section, inactive (paused),
+ * and a later subscription of the same kind reuses it. Sets
  * *OFFER (transfer full) and *MAP (transfer full, tb_router_mapping of the
  * active sections). Returns 0 or TB_EINVAL with ERROR. */
 int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs, size_t n,
 			uint64_t version, char **offer, GArray **map, GError **error);
+
+/* Sets the quality PEER wants of the N subscriptions of SUBS it has now
+ * (others are ignored), without a new offer: a layout change. */
+void tb_router_set_qualities(tb_router_peer *peer, const tb_router_subscription *subs, size_t n);
 
 /* Applies PEER's answer to the last subscriber offer. Returns 0 or
  * TB_EINVAL with ERROR. */

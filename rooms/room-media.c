@@ -125,6 +125,7 @@ typedef enum {
 	TASK_MUTE,
 	TASK_FORCE_MUTE,
 	TASK_STATS,
+	TASK_QUALITY,
 } task_kind;
 
 typedef struct task {
@@ -139,8 +140,9 @@ typedef struct task {
 	bool muted;
 	char *user; /* TASK_PUBLISH: for the recordings catalog */
 	char *role;
-	char **sub_publishers; /* TASK_SUBSCRIBE: parallel arrays */
+	char **sub_publishers; /* TASK_SUBSCRIBE, TASK_QUALITY: parallel arrays */
 	char **sub_tracks;
+	tb_simulcast_quality *sub_qualities;
 	size_t n_subs;
 } task;
 
@@ -154,6 +156,7 @@ static void task_free(task *t)
 		json_decref(t->id);
 	g_strfreev(t->sub_publishers);
 	g_strfreev(t->sub_tracks);
+	g_free(t->sub_qualities);
 	g_free(t);
 }
 
@@ -282,18 +285,26 @@ out:
 	post_reply(r);
 }
 
+static tb_router_subscription *task_subscriptions(const task *t)
+{
+	tb_router_subscription *subs = g_new0(tb_router_subscription, t->n_subs + 1);
+
+	for (size_t i = 0; i < t->n_subs; i++) {
+		subs[i].publisher_id = t->sub_publishers[i];
+		subs[i].track_id = t->sub_tracks[i];
+		subs[i].quality = t->sub_qualities[i];
+	}
+	return subs;
+}
+
 static void run_subscribe(task *t)
 {
 	tb__room_media *rm = t->rm;
 	reply *r = reply_new(rm, REPLY_SUBSCRIBE, t->participant_id);
 	tb_router_peer *peer;
-	tb_router_subscription *subs = g_new0(tb_router_subscription, t->n_subs + 1);
+	tb_router_subscription *subs = task_subscriptions(t);
 	GError *error = NULL;
 
-	for (size_t i = 0; i < t->n_subs; i++) {
-		subs[i].publisher_id = t->sub_publishers[i];
-		subs[i].track_id = t->sub_tracks[i];
-	}
 	r->version = t->version;
 	peer = peer_for(rm, t->participant_id);
 	if (tb_router_subscribe(peer, subs, t->n_subs, t->version, &r->sdp, &r->tracks, &error) < 0)
@@ -382,6 +393,13 @@ static gboolean task_run(gpointer data)
 		tb_router_set_mute(peer_for(rm, t->participant_id), t->media_kind,
 				   TB_ROUTER_MUTE_FORCED, t->muted);
 		break;
+	case TASK_QUALITY:
+		if ((peer = tb_router_find_peer(rm->router, t->participant_id))) {
+			tb_router_subscription *subs = task_subscriptions(t);
+			tb_router_set_qualities(peer, subs, t->n_subs);
+			g_free(subs);
+		}
+		break;
 	case TASK_STATS: {
 		reply *r = reply_new(rm, REPLY_STATS, t->participant_id);
 		r->id = json_incref(t->id);
@@ -439,6 +457,13 @@ void tb_room_set_recording(tb_room *room, bool recording)
 
 void tb__room_media_participant_left(tb_participant *p)
 {
+	tb_room *room = p->room;
+
+	for (guint i = 0; room->speakers && i < room->speakers->len; i++)
+		if (strcmp(room->speakers->pdata[i], p->id) == 0) {
+			g_ptr_array_remove_index(room->speakers, i);
+			break;
+		}
 	if (p->room->rm)
 		post_task(task_new(p->room->rm, TASK_PEER_FREE, p->id));
 }
@@ -453,53 +478,253 @@ static const tb__track *find_track(const tb_participant *p, const char *track_id
 	return NULL;
 }
 
-/* Offers P what it should receive now, unless an offer awaits its answer
- * (then the change goes into the next one) or nothing changed. */
-static void update_subscriber(tb_participant *p)
+/* ---- who receives what ----
+ *
+ * Coaching rooms: everything of everyone. Workshops: audio of everyone;
+ * screen shares of everyone; camera video of the last-N: the N
+ * participants who were the active speaker most recently (then the others
+ * in join order), plus the room's spotlight (reading order) and the
+ * participant's own view spotlight. Each video gets a simulcast quality:
+ * screen shares and the participant's focus high, other tiles low (see
+ * quality_for). */
+
+static int last_n(const tb_room *room)
+{
+	int n = room->rooms->config.last_n;
+
+	return n > 0 ? n : 9;
+}
+
+static bool is_screen(const tb__track *t)
+{
+	return t->kind == TB_SDP_KIND_VIDEO && strcmp(t->source, "screen") == 0;
+}
+
+static bool has_camera(const tb_participant *q)
+{
+	for (guint i = 0; i < q->tracks->len; i++) {
+		const tb__track *t = &g_array_index(q->tracks, tb__track, i);
+		if (t->kind == TB_SDP_KIND_VIDEO && !is_screen(t))
+			return true;
+	}
+	return false;
+}
+
+/* Whether P receives Q's camera in a workshop: Q among the N first of the
+ * room's speaking order (P itself, and those without a camera, left out),
+ * or spotlighted. */
+static bool camera_wanted(const tb_participant *p, const tb_participant *q)
 {
 	tb_room *room = p->room;
-	GPtrArray *publishers = g_ptr_array_new_with_free_func(g_free);
-	GPtrArray *tracks = g_ptr_array_new_with_free_func(g_free);
-	GString *signature = g_string_new(NULL);
-	task *t;
+	int rank = 0, n = last_n(room);
 
-	for (GList *l = room->participants.head; l; l = l->next) {
-		tb_participant *q = l->data;
-		if (q == p)
+	if (room->kind != TB_ROOM_KIND_WORKSHOP)
+		return true;
+	if (g_strcmp0(room->ws.spotlight, q->id) == 0 || g_strcmp0(p->view_spotlight, q->id) == 0)
+		return true;
+	/* The recent speakers first, ... */
+	for (guint i = 0; room->speakers && i < room->speakers->len; i++) {
+		const char *id = room->speakers->pdata[i];
+		const tb_participant *r;
+		if (strcmp(id, p->id) == 0 || !(r = tb__room_find_participant(room, id)) ||
+		    !has_camera(r))
 			continue;
-		for (guint i = 0; i < q->tracks->len; i++) {
-			const tb__track *track = &g_array_index(q->tracks, tb__track, i);
-			g_ptr_array_add(publishers, g_strdup(q->id));
-			g_ptr_array_add(tracks, g_strdup(track->track_id));
-			g_string_append_printf(signature, "%s/%s;", q->id, track->track_id);
+		if (strcmp(id, q->id) == 0)
+			return rank < n;
+		if (++rank >= n)
+			return false;
+	}
+	/* ... then the ones who never spoke, in join order. */
+	for (GList *l = room->participants.head; l; l = l->next) {
+		const tb_participant *r = l->data;
+		bool spoke = false;
+		if (r == p || !has_camera(r))
+			continue;
+		for (guint i = 0; room->speakers && i < room->speakers->len && !spoke; i++)
+			spoke = strcmp(room->speakers->pdata[i], r->id) == 0;
+		if (spoke)
+			continue;
+		if (r == q)
+			return rank < n;
+		if (++rank >= n)
+			return false;
+	}
+	return false;
+}
+
+/* The simulcast quality P wants of Q's video track T. */
+static tb_simulcast_quality quality_for(const tb_participant *p, const tb_participant *q,
+					const tb__track *t)
+{
+	const tb_room *room = p->room;
+	const char *focus;
+
+	if (t->kind != TB_SDP_KIND_VIDEO || is_screen(t))
+		return TB_SIMULCAST_HIGH;
+	if (!p->view_set) {
+		/* Defaults: a coaching call shows the other large; a workshop
+		 * shows tiles, the current reader large. */
+		if (room->kind != TB_ROOM_KIND_WORKSHOP)
+			return TB_SIMULCAST_HIGH;
+		focus = room->ws.spotlight;
+	} else if (p->view_spotlight) {
+		focus = p->view_spotlight;
+	} else if (!p->view_grid) {
+		focus = room->ws.spotlight ? room->ws.spotlight : room->ws.active_speaker;
+	} else {
+		focus = room->ws.spotlight;
+	}
+	return g_strcmp0(focus, q->id) == 0 ? TB_SIMULCAST_HIGH : TB_SIMULCAST_LOW;
+}
+
+typedef struct wanted_set {
+	GPtrArray *publishers; /* char* (owned) */
+	GPtrArray *tracks;     /* char* (owned) */
+	GArray *qualities;     /* tb_simulcast_quality */
+	GString *signature;    /* ids: a change needs an offer */
+	GString *quality_signature;
+} wanted_set;
+
+static void wanted_add(wanted_set *w, const tb_participant *p, const tb_participant *q,
+		       const tb__track *track)
+{
+	tb_simulcast_quality quality = quality_for(p, q, track);
+
+	g_ptr_array_add(w->publishers, g_strdup(q->id));
+	g_ptr_array_add(w->tracks, g_strdup(track->track_id));
+	g_array_append_val(w->qualities, quality);
+	g_string_append_printf(w->signature, "%s/%s;", q->id, track->track_id);
+	g_string_append_printf(w->quality_signature, "%s/%s=%d;", q->id, track->track_id,
+			       (int)quality);
+}
+
+/* What P should receive, screen shares first (they go ahead of cameras
+ * in the offer and in the bandwidth given out). */
+static void wanted_compute(tb_participant *p, wanted_set *w)
+{
+	tb_room *room = p->room;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (GList *l = room->participants.head; l; l = l->next) {
+			tb_participant *q = l->data;
+			if (q == p)
+				continue;
+			for (guint i = 0; i < q->tracks->len; i++) {
+				const tb__track *track = &g_array_index(q->tracks, tb__track, i);
+				if (is_screen(track) != (pass == 0))
+					continue;
+				if (track->kind == TB_SDP_KIND_VIDEO && !is_screen(track) &&
+				    !camera_wanted(p, q))
+					continue;
+				wanted_add(w, p, q, track);
+			}
 		}
 	}
-	if ((!p->sub_signature && signature->len == 0) ||
-	    g_strcmp0(p->sub_signature, signature->str) == 0)
+}
+
+static task *wanted_task(tb_participant *p, task_kind kind, wanted_set *w)
+{
+	task *t = task_new(p->room->rm, kind, p->id);
+
+	t->n_subs = w->publishers->len;
+	g_ptr_array_add(w->publishers, NULL);
+	g_ptr_array_add(w->tracks, NULL);
+	t->sub_publishers = (char **)g_ptr_array_free(w->publishers, FALSE);
+	t->sub_tracks = (char **)g_ptr_array_free(w->tracks, FALSE);
+	t->sub_qualities = (tb_simulcast_quality *)g_array_free(w->qualities, FALSE);
+	w->publishers = w->tracks = NULL;
+	w->qualities = NULL;
+	return t;
+}
+
+/* Offers P what it should receive now, unless an offer awaits its answer
+ * (then the change goes into the next one) or nothing changed; a change of
+ * qualities alone goes to the router without an offer. */
+static void update_subscriber(tb_participant *p)
+{
+	wanted_set w = {g_ptr_array_new_with_free_func(g_free),
+			g_ptr_array_new_with_free_func(g_free),
+			g_array_new(FALSE, FALSE, sizeof(tb_simulcast_quality)), g_string_new(NULL),
+			g_string_new(NULL)};
+	bool ids_changed, qualities_changed;
+	task *t;
+
+	wanted_compute(p, &w);
+	ids_changed = !((!p->sub_signature && w.signature->len == 0) ||
+			g_strcmp0(p->sub_signature, w.signature->str) == 0);
+	qualities_changed = g_strcmp0(p->quality_signature, w.quality_signature->str) != 0;
+	if (qualities_changed) {
+		g_free(p->quality_signature);
+		p->quality_signature = g_strdup(w.quality_signature->str);
+	}
+	if (!ids_changed) {
+		if (qualities_changed)
+			post_task(wanted_task(p, TASK_QUALITY, &w));
 		goto out;
+	}
 	if (p->sub_outstanding) {
 		p->sub_dirty = true;
+		/* Kept tracks may change quality now; the rest waits. */
+		if (qualities_changed)
+			post_task(wanted_task(p, TASK_QUALITY, &w));
 		goto out;
 	}
 	g_free(p->sub_signature);
-	p->sub_signature = g_strdup(signature->str);
+	p->sub_signature = g_strdup(w.signature->str);
 	p->sub_outstanding = true;
 	p->sub_dirty = false;
-	t = task_new(room->rm, TASK_SUBSCRIBE, p->id);
+	t = wanted_task(p, TASK_SUBSCRIBE, &w);
 	t->version = ++p->sub_version;
-	t->n_subs = publishers->len;
-	g_ptr_array_add(publishers, NULL);
-	g_ptr_array_add(tracks, NULL);
-	t->sub_publishers = (char **)g_ptr_array_free(publishers, FALSE);
-	t->sub_tracks = (char **)g_ptr_array_free(tracks, FALSE);
-	publishers = tracks = NULL;
 	post_task(t);
 out:
-	if (publishers)
-		g_ptr_array_free(publishers, TRUE);
-	if (tracks)
-		g_ptr_array_free(tracks, TRUE);
-	g_string_free(signature, TRUE);
+	if (w.publishers)
+		g_ptr_array_free(w.publishers, TRUE);
+	if (w.tracks)
+		g_ptr_array_free(w.tracks, TRUE);
+	if (w.qualities)
+		g_array_free(w.qualities, TRUE);
+	g_string_free(w.signature, TRUE);
+	g_string_free(w.quality_signature, TRUE);
+}
+
+/* After the levels of an interval: a new active speaker moves to the front
+ * of the speaking order, and a new active speaker or spotlight changes who
+ * receives which video. */
+static void speaker_or_spotlight_changed(tb_room *room)
+{
+	const char *speaker = room->ws.active_speaker;
+
+	if (g_strcmp0(room->media_speaker, speaker) == 0 &&
+	    g_strcmp0(room->media_spotlight, room->ws.spotlight) == 0)
+		return;
+	if (speaker && g_strcmp0(room->media_speaker, speaker) != 0) {
+		if (!room->speakers)
+			room->speakers = g_ptr_array_new_with_free_func(g_free);
+		for (guint i = 0; i < room->speakers->len; i++)
+			if (strcmp(room->speakers->pdata[i], speaker) == 0) {
+				g_ptr_array_remove_index(room->speakers, i);
+				break;
+			}
+		g_ptr_array_insert(room->speakers, 0, g_strdup(speaker));
+	}
+	g_free(room->media_speaker);
+	room->media_speaker = g_strdup(speaker);
+	g_free(room->media_spotlight);
+	room->media_spotlight = g_strdup(room->ws.spotlight);
+	tb__room_media_update(room);
+}
+
+int tb_participant_set_view(tb_participant *p, const char *spotlight, bool grid)
+{
+	if (spotlight && !tb__room_find_participant(p->room, spotlight))
+		return TB_ENOENT;
+	p->view_set = true;
+	p->view_grid = grid;
+	g_free(p->view_spotlight);
+	p->view_spotlight = g_strdup(spotlight);
+	if (p->room->rm && !p->room->rooms->closing)
+		update_subscriber(p);
+	return 0;
 }
 
 void tb__room_media_update(tb_room *room)
@@ -792,6 +1017,7 @@ static gboolean reply_dispatch(gpointer data)
 		}
 		tb__room_audio_levels(room, levels, r->levels->len, r->interval_ms);
 		g_free(levels);
+		speaker_or_spotlight_changed(room);
 		return G_SOURCE_REMOVE;
 	}
 	p = tb__room_find_participant(room, r->participant_id);

@@ -92,6 +92,10 @@ struct tb_room {
 	bool slot_warned;
 	tb__room_media *rm; /* NULL without media */
 	tb__workshop ws;    /* facilitation.c */
+	/* Who receives which video (room-media.c). */
+	GPtrArray *speakers;   /* participant ids (owned), most recently active first */
+	char *media_speaker;   /* the active speaker and spotlight the */
+	char *media_spotlight; /* subscriptions were last computed with */
 };
 
 /* A track as the room knows it (main thread). */
@@ -121,6 +125,12 @@ struct tb_participant {
 	bool sub_outstanding; /* an offer awaits its answer */
 	bool sub_dirty;       /* the wanted set changed meanwhile */
 	char *sub_signature;  /* the wanted set last offered */
+	char *quality_signature; /* the qualities last sent to the router */
+	/* its layout ("view" request): the participant it shows large, and
+	 * tiles or one large video; !view_set: the room kind's default */
+	bool view_set;
+	bool view_grid;
+	char *view_spotlight;
 	/* Server candidates wait until the client has our description of
 	 * that PC (a browser refuses candidates before it). */
 	bool described[2];  /* by tb_pc_kind */

@@ -40,6 +40,8 @@ static void participant_free(tb_participant *p)
 	if (p->tracks)
 		g_array_free(p->tracks, TRUE);
 	g_free(p->sub_signature);
+	g_free(p->quality_signature);
+	g_free(p->view_spotlight);
 	for (int i = 0; i < 2; i++)
 		if (p->held[i])
 			g_ptr_array_free(p->held[i], TRUE);
@@ -66,6 +68,10 @@ static void room_free(tb_room *room)
 	tb__facilitation_free(room);
 	if (room->slot_timer)
 		g_source_remove(room->slot_timer);
+	if (room->speakers)
+		g_ptr_array_free(room->speakers, TRUE);
+	g_free(room->media_speaker);
+	g_free(room->media_spotlight);
 	g_free(room->id);
 	g_free(room->session_id);
 	g_free(room);

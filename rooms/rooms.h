@@ -69,6 +69,7 @@ void tb_room_set_recording(tb_room *room, bool recording);
 typedef struct tb_rooms_config {
 	int coaching_capacity;
 	int workshop_capacity;
+	int last_n; /* workshop: camera videos each participant receives (0: 9) */
 	int max_rooms;
 	int slot_warning_s;
 } tb_rooms_config;
@@ -204,6 +205,12 @@ int tb_participant_lock(tb_participant *by, bool locked);
 /* Raises P's hand (anyone; raising it again changes nothing). Event
  * "hands" {queue}. */
 void tb_participant_raise_hand(tb_participant *p);
+
+/* P's layout: SPOTLIGHT (nullable, copied) is the participant shown large,
+ * GRID says tiles (else one large video). It sets the simulcast layer P
+ * receives of each video (docs/protocol.md, "view"). Returns 0 or
+ * TB_ENOENT (SPOTLIGHT is not in the room). Main thread. */
+int tb_participant_set_view(tb_participant *p, const char *spotlight, bool grid);
 /* Lowers TARGET_ID's hand (NULL: BY's own); lowering someone else's is for
  * facilitators. Returns 0, TB_EPERM or TB_ENOENT. */
 int tb_participant_lower_hand(tb_participant *by, const char *target_id);

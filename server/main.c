@@ -373,6 +373,7 @@ static int run_server(tb_config *config)
 
 	rooms_config.coaching_capacity = config->coaching_capacity;
 	rooms_config.workshop_capacity = config->workshop_capacity;
+	rooms_config.last_n = config->last_n;
 	rooms_config.max_rooms = config->max_rooms;
 	rooms_config.slot_warning_s = config->slot_warning_s;
 

@@ -166,6 +166,17 @@ static const field_spec lock_fields[] = {
 	{0},
 };
 
+/* The client's layout: who is large on its screen (null: nobody in
+ * particular) and "grid" or "spotlight" (checked in session.c). */
+static const field_spec view_fields[] = {
+	{.name = "spotlight",
+	 .type = FIELD_STRING,
+	 .max_len = PARTICIPANT_ID_MAX,
+	 .non_empty = true},
+	{.name = "mode", .type = FIELD_STRING, .max_len = 16, .non_empty = true},
+	{0},
+};
+
 static const request_spec requests[TB_REQ_N_TYPES] = {
 	[TB_REQ_PING] = {"ping", true, no_fields},
 	[TB_REQ_JOIN] = {"join", true, join_fields},
@@ -186,6 +197,7 @@ static const request_spec requests[TB_REQ_N_TYPES] = {
 	[TB_REQ_LOCK] = {"lock", false, lock_fields},
 	[TB_REQ_RAISE_HAND] = {"raise-hand", false, no_fields},
 	[TB_REQ_LOWER_HAND] = {"lower-hand", false, optional_target_fields},
+	[TB_REQ_VIEW] = {"view", false, view_fields},
 };
 
 bool tb__proto_allowed_outside_room(tb_request_type type)

@@ -562,6 +562,25 @@ static void handle_lower_hand(tb_conn *conn, const tb_request *req)
 			   NULL, NULL, NULL);
 }
 
+static void handle_view(tb_conn *conn, const tb_request *req)
+{
+	const char *mode = tb__proto_string(req, "mode");
+	const char *spotlight = tb__proto_string(req, "spotlight");
+	bool grid = !mode || strcmp(mode, "grid") == 0;
+
+	if (mode && !grid && strcmp(mode, "spotlight") != 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "field 'mode' must be \"grid\" or \"spotlight\"");
+		return;
+	}
+	if (tb_participant_set_view(conn->participant, spotlight, grid) < 0) {
+		tb__conn_send_error(conn, req->id, TB_SIG_NOT_FOUND,
+				    "no such participant in the room");
+		return;
+	}
+	reply_ok(conn, req, NULL);
+}
+
 static void handle_stats(tb_conn *conn, const tb_request *req)
 {
 	tb_participant_stats(conn->participant, req->id);
@@ -589,6 +608,7 @@ static const request_handler handlers[TB_REQ_N_TYPES] = {
 	[TB_REQ_LOCK] = handle_lock,
 	[TB_REQ_RAISE_HAND] = handle_raise_hand,
 	[TB_REQ_LOWER_HAND] = handle_lower_hand,
+	[TB_REQ_VIEW] = handle_view,
 };
 
 /* Token bucket: RATE_PER_SEC tokens a second, up to RATE_BURST. */

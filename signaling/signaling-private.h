@@ -52,6 +52,7 @@ typedef enum {
 	TB_REQ_LOCK,
 	TB_REQ_RAISE_HAND,
 	TB_REQ_LOWER_HAND,
+	TB_REQ_VIEW,
 	TB_REQ_N_TYPES
 } tb_request_type;
 

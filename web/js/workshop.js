@@ -177,8 +177,23 @@ function spotlitId() {
   return participants.keys().next().value ?? you?.participant_id ?? null;
 }
 
+/** Tells the server the layout (request `view`) when it changes: the
+ * large tile gets the high simulcast layer, the others the low one. */
+let sentView = '';
+function sendView(lit) {
+  const view = {
+    mode: layout,
+    spotlight: layout === 'spotlight' && lit && lit !== you?.participant_id ? lit : null,
+  };
+  const key = JSON.stringify(view);
+  if (!room || key === sentView) return;
+  sentView = key;
+  room.request('view', view).catch(() => (sentView = ''));
+}
+
 function renderSpotlight() {
   const lit = spotlitId();
+  sendView(lit);
   for (const [id, tile] of tiles) tile.dataset.spotlit = String(layout === 'spotlight' && id === lit);
   $('ws-view').dataset.layout = layout;
   const button = $('layout-button');
@@ -432,6 +447,7 @@ function subscribe(r) {
 }
 
 function onJoined(data, { rejoin }) {
+  sentView = ''; // a new server-side participant: no view yet
   clearRoster();
   you = data.you;
   roomInfo = data.room;
