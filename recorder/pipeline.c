@@ -376,7 +376,9 @@ static void mux_input_buffer(mux_input *in, GstBuffer *buf)
 
 /* True for an audio buffer that comes before the file's first video frame,
  * in a file with video: it is dropped, so that every track starts at that
- * keyframe. Players index a file by its video keyframes only, and a file
+ * keyframe (audio that reaches the muxer while that keyframe is still being
+ * assembled is dropped too: the file's audio may start up to a few hundred
+ * ms after its video). Players index a file by its video keyframes only, and a file
  * whose audio starts earlier cannot be seeked back to 0 in Chromium. Audio
  * stops waiting after AUDIO_WAIT_NS (a camera that never sends a keyframe
  * does not silence the file). Streaming threads. */

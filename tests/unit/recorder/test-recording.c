@@ -635,8 +635,11 @@ static void test_vp8_opus(fixture *f, gconstpointer data)
 		       "publisher sent %" G_GINT64_FORMAT " ms of audio before it",
 		       sync_file_ms, sync_expected_ms);
 	g_assert_cmpint(sync_file_ms, >=, 0);
+	/* Audio that reaches the muxer while the keyframe is still being put
+	 * together (its packets, the jitter buffer) is dropped too: a fraction
+	 * of a second at most. */
 	if (!slow)
-		g_assert_cmpint(sync_file_ms, <, 60);
+		g_assert_cmpint(sync_file_ms, <, 500);
 	assert_first_frame_decodes(path);
 
 	/* Stop after the end is a no-op. */
