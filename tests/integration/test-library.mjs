@@ -192,11 +192,10 @@ before(async () => {
   assertLoopbackOnly();
   assert.ok(existsSync(TRIBU_CLIENT), `no tribu-client at ${TRIBU_CLIENT}`);
   srv = await startTribud({ config: CONFIG });
-  await Promise.all([
-    recordCall(srv, 'room-a', 'alice', 'bob'),
-    recordCall(srv, 'room-b', 'alice', 'carol'),
-    recordCall(srv, 'room-c', 'dave', 'bob'),
-  ]);
+  // One after the other: the tests rely on the sessions' start order (a, b, c).
+  await recordCall(srv, 'room-a', 'alice', 'bob');
+  await recordCall(srv, 'room-b', 'alice', 'carol');
+  await recordCall(srv, 'room-c', 'dave', 'bob');
   // Sessions end when their rooms empty; files are finalised just after.
   const sessions = await waitFor(async () => {
     const res = await api('/api/library?sort=date', 'cora');
