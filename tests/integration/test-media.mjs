@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+
+const pause = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -758,8 +760,36 @@ describe('media', () => {
     ).catch(() => assert.fail(`/healthz after everyone left: ${JSON.stringify(last)}`));
   });
 
-  // tribu-client cannot send `mute` (it has no option for it), and mute
-  // applies to the sender's own participant, so no other client can mute a
-  // tribu-client's tracks. Muting is covered at the signaling level only.
-  it.skip('mute: a muted video track stops being forwarded (tribu-client cannot send mute)');
+  it('mute: a muted participant is no longer forwarded, and comes back on unmute', { timeout: 120000 }, async () => {
+    const room = freshRoom('mute');
+    // 8 s after its sources start, alice mutes audio and video for 5 s.
+    const alice = peer({ user: 'alice', room, kind: 'coaching', role: 'mentor',
+      args: ['--mute-after', '8:5', '--duration', '40'] });
+    const bob = peer({ user: 'bob', room, kind: 'coaching', args: ['--duration', '40'] });
+    const logged = (re, what) => waitFor(() => re.test(alice.stderr) && Date.now(), {
+      timeout: 60000, interval: 20, what: `alice to log ${what}`,
+    });
+    await withPeers([alice, bob], async () => {
+      await untilJoined([alice, bob]);
+      await untilSeesAll(bob, [alice], { frames: 10, audio: 20 });
+      assert.doesNotMatch(alice.stderr, /tribu-client: muting audio/,
+        'alice muted before bob received her: the machine is too slow for this test');
+      await logged(/tribu-client: muting audio/, 'muting');
+      // What was in flight arrives; then nothing more for two seconds.
+      await pause(1500);
+      const heard = () => [bob.latest.received[alice.pid]?.video_frames ?? 0,
+        bob.latest.received[alice.pid]?.audio_buffers ?? 0];
+      const [f1, a1] = heard();
+      await pause(2000);
+      const [f2, a2] = heard();
+      assert.doesNotMatch(alice.stderr, /tribu-client: unmuting audio/, 'unmuted too early to judge');
+      assert.ok(f2 - f1 <= 2, `bob still decoded ${f2 - f1} frames of muted alice in 2 s`);
+      assert.ok(a2 - a1 <= 5, `bob still decoded ${a2 - a1} audio buffers of muted alice in 2 s`);
+      await logged(/tribu-client: unmuting audio/, 'unmuting');
+      // Back: video resumes at a keyframe, audio at once.
+      await untilMoreFrom(bob, bob.latest, alice.pid, 20000);
+    });
+    assertOk(await alice.done, 'alice');
+    assertOk(await bob.done, 'bob');
+  });
 });
