@@ -161,3 +161,40 @@ write('token', 'student-slot', token({'sub': 'bob', 'name': 'Bob', 'role': 'stud
 write('token', 'curator-any', token({'sub': 'cu', 'role': 'curator', 'room': '*', 'exp': 1900000000}))
 write('token', 'expired', token({'sub': 'x', 'role': 'student', 'room': 'r', 'exp': 1000}))
 write('token', 'forged', token({'sub': 'alice', 'role': 'admin', 'room': '*', 'exp': 1900000000})[:-4] + 'AAAA')
+
+# ---- HTTP (tests/fuzz/fuzz-http.c: path, query, Range, size, If-None-Match,
+# If-Range, one per line) ----
+def http(path, query='', rng='', size='', inm='', if_range=''):
+    return '\n'.join([path, query, rng, str(size), inm, if_range])
+ETAG = '"7-%x-0"'
+for name, req in {
+    'index': http('/', size=4096),
+    'static-js': http('/js/call.mjs', rng='bytes=0-', size=12000),
+    'static-dotdot': http('/js/../../etc/passwd'),
+    'static-hidden': http('/.git/config'),
+    'static-backslash': http('/js\\..\\secret.txt'),
+    'search-words': http('/api/library', 'q=pricing&stage=launching&sector=food'),
+    'search-sort': http('/api/library', 'mentor=alice&problem=pricing&sort=-date'),
+    'search-pages': http('/api/library', 'per_page=2&page=3&sort=relevance'),
+    'search-times': http('/api/library', 'from=2026-01-01&to=2026-03-01T12:00:00+01:00'),
+    'search-ms': http('/api/library', 'from=1767225600000&to=1767312000000&visibility=reference'),
+    'search-unknown': http('/api/library', 'colour=red'),
+    'search-twice': http('/api/library', 'q=a&q=b'),
+    'search-fts': http('/api/library', 'q="pricing" OR (&per_page=100'),
+    'session': http('/api/sessions/0123456789abcdef'),
+    'session-related': http('/api/sessions/0123456789abcdef/related', 'limit=50'),
+    'session-traversal': http('/api/sessions/../../etc/passwd'),
+    'recording-range': http('/api/recordings/42/media', rng='bytes=100-199', size=1000,
+                            if_range=ETAG % 1000),
+    'recording-suffix': http('/api/recordings/42/media', rng='bytes=-500', size=1000,
+                             inm='W/"x", ' + ETAG % 1000),
+    'recording-open': http('/api/recordings/7/media', rng='bytes=999-', size=1000, inm='*'),
+    'recording-unsatisfiable': http('/api/recordings/7/media', rng='bytes=1000-2000', size=1000),
+    'recording-multi': http('/api/recordings/7/media', rng='bytes=0-1,5-9', size=1000),
+    'recording-huge': http('/api/recordings/999999999999999999/media',
+                           rng='bytes=0-999999999999999999', size=9223372036854775807),
+    'recording-empty-file': http('/api/recordings/1/media', rng='bytes=-1', size=0),
+    'recording-bad-id': http('/api/recordings/abc/media'),
+    'room': http('/api/rooms/r1'),
+}.items():
+    write('http', name, req)
