@@ -257,12 +257,49 @@ static void check_rtp(tb_router_peer *peer, const uint8_t *buf, size_t len)
 	tb_fuzz_consume(buf + hdr.payload_offset, hdr.payload_len);
 }
 
+/* Every packet of an RTCP compound the router made parses as its type. */
+static void check_rtcp(const uint8_t *buf, size_t len)
+{
+	tb_rtcp_iter it;
+	tb_rtcp_packet pkt;
+	tb_rtcp_sr sr;
+	tb_rtcp_rr rr;
+	tb_rtcp_fb fb;
+	tb_rtcp_remb remb;
+	uint16_t seqs[MAX_NACK_SEQS];
+	size_t n;
+	int rc = 0;
+
+	if (tb_rtcp_validate(buf, len) != 0)
+		g_error("the router sent an invalid RTCP compound (%zu octets)", len);
+	tb_rtcp_iter_init(&it, buf, len);
+	while (tb_rtcp_iter_next(&it, &pkt)) {
+		if (pkt.type == TB_RTCP_SR)
+			rc = tb_rtcp_parse_sr(&pkt, &sr);
+		else if (pkt.type == TB_RTCP_RR)
+			rc = tb_rtcp_parse_rr(&pkt, &rr);
+		else if (pkt.type == TB_RTCP_RTPFB && pkt.count == TB_RTCP_RTPFB_NACK) {
+			rc = tb_rtcp_parse_nack(&pkt, &fb);
+			if (rc == 0)
+				rc = tb_rtcp_nack_expand(&fb, seqs, G_N_ELEMENTS(seqs), &n);
+		} else if (pkt.type == TB_RTCP_PSFB && pkt.count == 1)
+			rc = tb_rtcp_parse_pli(&pkt, &fb);
+		else if (pkt.type == TB_RTCP_PSFB && pkt.count == TB_RTCP_PSFB_AFB)
+			rc = tb_rtcp_parse_remb(&pkt, &remb);
+		else
+			g_error("the router sent RTCP type %u/%u", pkt.type, pkt.count);
+		if (rc < 0)
+			g_error("RTCP type %u/%u from the router does not parse", pkt.type,
+				pkt.count);
+	}
+}
+
 static void on_sent(void *user_data, bool rtcp, const uint8_t *buf, size_t len, size_t cap)
 {
-	if (!rtcp)
+	if (rtcp)
+		check_rtcp(buf, len);
+	else
 		check_rtp(user_data, buf, len);
-	else if (tb_rtcp_validate(buf, len) != 0)
-		g_error("the router sent an invalid RTCP compound (%zu octets)", len);
 	tb_fuzz_consume(buf, len);
 }
 
