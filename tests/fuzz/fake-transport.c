@@ -47,8 +47,7 @@ int tb_transport_local_credentials(tb_transport *t, char **ufrag, char **pwd)
 }
 
 int tb_transport_set_remote(tb_transport *t, const char *ufrag, const char *pwd,
-			    const char *fingerprint_alg, const char *fingerprint,
-			    tb_dtls_role role)
+			    const char *fingerprint_alg, const char *fingerprint, tb_dtls_role role)
 {
 	if (!ufrag || !pwd || !fingerprint)
 		return TB_EINVAL;

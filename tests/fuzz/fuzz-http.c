@@ -87,8 +87,7 @@ static void check_query(const char *query)
 		tb__http_search_finish(&a);
 		if (a.query.per_page < 0 || a.query.per_page > TB_LIBRARY_PER_PAGE_MAX ||
 		    a.query.page < 0 || a.query.page > 1000000)
-			g_error("search page out of bounds: %d/%d", a.query.page,
-				a.query.per_page);
+			g_error("search page out of bounds: %d/%d", a.query.page, a.query.per_page);
 		if (a.query.text && !g_utf8_validate(a.query.text, -1, NULL))
 			g_error("search text is not UTF-8");
 	}

@@ -17,15 +17,20 @@
  * RTP parses, goes out under an SSRC and payload type the subscriber's
  * offer announced, carries only the server's extension ids, never carries
  * a packet the fuzzer built while its track was muted; RTCP is a valid
- * compound; every packet leaves room for the SRTP trailer.
+ * compound, each of its packets parses as its type; every packet leaves
+ * room for the SRTP trailer.
  *
  * TB_FUZZ_ROUTER_VERBOSE=1 prints the router's totals after each input
  * (to see what a corpus reaches).
  *
  * Time is the fuzzer's: the router's g_get_monotonic_time is
- * tb_fuzz_clock_us (meson.build). The room is built once and brought back
- * to the same shape after each input (unmuted, subscribed, connected); packet numbering and caches carry on from input to input, as
- * in a long call.
+ * tb_fuzz_clock_us (meson.build), and g_random is seeded. The room is
+ * built once and brought back to the same shape after each input (carol
+ * there, unmuted, subscribed to everything, connected); sequence numbers,
+ * rewriters and NACK caches carry on from input to input, as in a long
+ * call. So an input found by fuzzing may need the ones before it to fail
+ * the same way: a finding is turned into a self-contained input (as
+ * corpus/router/regress-muted-nack) and a unit test.
  */
 #include <glib.h>
 #include <string.h>
@@ -179,8 +184,8 @@ static void subscribe(int p, unsigned mask)
 	for (int q = 0; q < N_PUBLISHERS; q++)
 		for (int t = 0; t < 2; t++)
 			if (q != p && (mask & (1u << (2 * q + t))))
-				subs[n++] = (tb_router_subscription){
-					peer_ids[q], t ? "1" : "0", TB_SIMULCAST_HIGH};
+				subs[n++] = (tb_router_subscription){peer_ids[q], t ? "1" : "0",
+								     TB_SIMULCAST_HIGH};
 	if (tb_router_subscribe(peers[p], subs, n, ++sub_version, &offer, &map, &error) != 0)
 		g_error("subscribe of %s: %s", peer_ids[p], error ? error->message : "?");
 	g_free(offer);
@@ -240,11 +245,10 @@ static void check_rtp(tb_router_peer *peer, const uint8_t *buf, size_t len)
 		if (id != TB_SDP_EXT_ID_ABS_SEND_TIME &&
 		    !(id == TB_SDP_EXT_ID_AUDIO_LEVEL && sub->kind == TB_SDP_KIND_AUDIO))
 			g_error("RTP to %s carries extension id %u", peer->id, id);
-	if (hdr.payload_len >= 4 &&
-	    ((uint32_t)buf[hdr.payload_offset + hdr.payload_len - 4] << 24 |
-	     (uint32_t)buf[hdr.payload_offset + hdr.payload_len - 3] << 16 |
-	     (uint32_t)buf[hdr.payload_offset + hdr.payload_len - 2] << 8 |
-	     buf[hdr.payload_offset + hdr.payload_len - 1]) == MUTE_TAG)
+	if (hdr.payload_len >= 4 && ((uint32_t)buf[hdr.payload_offset + hdr.payload_len - 4] << 24 |
+				     (uint32_t)buf[hdr.payload_offset + hdr.payload_len - 3] << 16 |
+				     (uint32_t)buf[hdr.payload_offset + hdr.payload_len - 2] << 8 |
+				     buf[hdr.payload_offset + hdr.payload_len - 1]) == MUTE_TAG)
 		g_error("%s received a packet %s sent while muted", peer->id,
 			sub->source->owner->id);
 	for (size_t i = 0; i < G_N_ELEMENTS(last_out); i++)
@@ -414,11 +418,13 @@ static void op_rtp(input *in)
 	}
 	if (s->kind == TB_SDP_KIND_VIDEO && (flags & (64 | 128))) {
 		uint16_t pid = (uint16_t)((media ? media->seq : s->seq) & 0x7fff);
-		uint16_t width = s->rid && s->rid[0] == 'l' ? 320 : s->rid && s->rid[0] == 'm' ? 640
-												 : 1280;
+		uint16_t width = s->rid && s->rid[0] == 'l'   ? 320
+				 : s->rid && s->rid[0] == 'm' ? 640
+							      : 1280;
 		uint8_t vp8[] = {0x90, 0x80, (uint8_t)(0x80 | pid >> 8), (uint8_t)pid};
-		uint8_t key[] = {0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, (uint8_t)width,
-				 (uint8_t)(width >> 8), 0xf0, 0x00};
+		uint8_t key[] = {0x10, 0x02, 0x00,           0x9d,
+				 0x01, 0x2a, (uint8_t)width, (uint8_t)(width >> 8),
+				 0xf0, 0x00};
 		memcpy(p, vp8, sizeof vp8);
 		p += sizeof vp8;
 		if (flags & 64) {
