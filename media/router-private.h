@@ -19,6 +19,13 @@
 #define RTCP_INTERVAL_MS    1000
 #define REMB_BITRATE        2500000 /* what a publisher may send (bps) */
 #define MAX_NACK_SEQS       128
+/* Fast start: a subscriber's video may begin with the current group of
+ * pictures from the cache (keyframe onwards) when it is at most this long
+ * (the keyframe asked for at subscribe time is that old when ICE and DTLS
+ * are up: 70 ms here, over a second under a sanitizer; the burst is at
+ * most half the cache, which answers NACKs for it). */
+#define GOP_REPLAY_MAX_PACKETS 256
+#define GOP_REPLAY_MAX_MS      3000
 
 typedef struct cached_packet {
 	uint16_t seq;
@@ -45,6 +52,12 @@ typedef struct pub_layer {
 	uint32_t rate_bps;    /* measured each tick (retransmissions left out); 0: nothing lately */
 	uint16_t width;       /* of its last VP8 keyframe; 0: unknown */
 	uint64_t packets;
+	/* The newest keyframe's first packet (unmuted since): where the
+	 * current group of pictures starts in the cache. */
+	bool gop_known;
+	uint16_t gop_seq;
+	uint32_t gop_ts;
+	int64_t gop_at_us; /* when it arrived */
 } pub_layer;
 
 /* A track a peer publishes. */
@@ -132,6 +145,14 @@ void tb__router_subscriber_rtcp(void *user_data, uint8_t *buf, size_t len);
 /* Asks TRACK's publisher for a keyframe of layer LAYER, at most every
  * 300 ms per layer (FORCE: now, whatever the last one). */
 void tb__router_request_keyframe(pub_track *track, int layer, bool force);
+
+/* Fast start: when SUB's video has not started yet, sends it the current
+ * group of pictures of LAYER from the cache (its keyframe and every packet
+ * since, in order, through SUB's rewriter), so that it decodes now instead
+ * of waiting for a new keyframe. Returns false, sending nothing, when that
+ * group is unknown, incomplete, older than GOP_REPLAY_MAX_MS or longer than
+ * GOP_REPLAY_MAX_PACKETS, or the source is muted. */
+bool tb__router_replay_gop(sub_track *sub, int layer, int64_t now);
 
 /* Every RTCP_INTERVAL_MS: layer bitrates, receiver reports and REMB to
  * PEER's publish PC. */

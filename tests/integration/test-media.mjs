@@ -393,6 +393,39 @@ describe('media', () => {
     await metricAtLeast('tribu_rtp_forwarded_total', forwarded0 + frames);
   });
 
+  it('fast start: viewers joining a running call start from the cached keyframe and decode', { timeout: 150000 }, async () => {
+    const room = freshRoom('fast');
+    const teacher = peer({ user: 'teacher', room, role: 'mentor', args: [] });
+    const viewerArgs = ['--publish', 'none', '--expect-video-from', '1', '--expect-width', '320',
+      '--expect-height', '240', '--timeout', '90'];
+    const viewers = [];
+    try {
+      await untilJoined([teacher]);
+      await teacher.until((s) => s.publish?.rtp?.packets_sent > 100, 'the teacher publishing');
+      // Each viewer alone, so that each asks for its own keyframe when it
+      // subscribes (not one served from a neighbour's request).
+      for (const i of [1, 2, 3]) {
+        const before = await srv.metric('tribu_video_fast_starts_total');
+        assert.equal(typeof before, 'number', 'tribu_video_fast_starts_total in /metrics');
+        const v = peer({ user: `viewer${i}`, room, args: viewerArgs });
+        viewers.push(v);
+        await untilSeesAll(v, [teacher], {}, 90000);
+        // Its video began with the keyframe asked for at subscribe time,
+        // served from the cache as its transport connected (not after a
+        // request sent then), and decoded (above).
+        await metricAtLeast('tribu_video_fast_starts_total', before + 1);
+      }
+    } finally {
+      await stopAll([teacher, ...viewers]);
+    }
+    const rt = assertOk(await teacher.done, 'teacher');
+    for (const v of viewers) {
+      const r = assertOk(await v.done, v.user);
+      assertReceived(r, rt.participant_id, {}, v.user);
+      assertConnected(r, 'subscribe', v.user);
+    }
+  });
+
   it('workshop mesh: four participants, each receives the three others (12 flows)', { timeout: 150000 }, async () => {
     const room = freshRoom('mesh');
     const names = ['ann', 'ben', 'cat', 'dan'];
