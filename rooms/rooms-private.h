@@ -69,6 +69,10 @@ typedef struct tb__workshop {
 	 * leaving and joining again does not lift them: user (owned) ->
 	 * GUINT_TO_POINTER(bit 0 audio | bit 1 video). NULL until one. */
 	GHashTable *imposed;
+	/* Users (token sub) a facilitator removed: refused for the rest of
+	 * this room's life. user (owned) -> GUINT_TO_POINTER(joins refused).
+	 * NULL until one. */
+	GHashTable *removed_users;
 	char *spotlight; /* participant id or NULL */
 	/* active speaker (active-speaker.c) */
 	char *active_speaker;
@@ -174,6 +178,10 @@ void tb__facilitation_joined(tb_participant *p);
 void tb__facilitation_left(tb_participant *p);
 /* Frees the room's facilitation state and stops its timer. */
 void tb__facilitation_free(tb_room *room);
+/* Whether USER was removed from ROOM by a facilitator (then every join of
+ * that user is refused until the room ends). Counts the refusal and logs
+ * the first one per user (later ones at debug level). Main thread. */
+bool tb__facilitation_refuses(tb_room *room, const char *user);
 /* True for roles that facilitate: mentor and admin. */
 bool tb__role_facilitates(tb_role role);
 

@@ -273,6 +273,10 @@ static void handle_join(tb_conn *conn, const tb_request *req)
 	case TB_ELOCKED:
 		tb__conn_send_error(conn, req->id, TB_SIG_ROOM_LOCKED, "the room is locked");
 		goto out;
+	case TB_EAUTH:
+		tb__conn_send_error(conn, req->id, TB_SIG_FORBIDDEN,
+				    "you were removed from this room by a facilitator");
+		goto out;
 	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_INTERNAL, "could not join the room");
 		goto out;
