@@ -848,4 +848,73 @@ describe('media bad input', () => {
     }
     await waitFor(async () => (await srv.metric('tribu_participants')) === 0, { what: 'tribu_participants 0' });
   });
+  it('a real peer whose fingerprint does not match: ICE connects, DTLS is refused, counted, nothing forwarded, all cleaned up', { timeout: 120000 }, async (t) => {
+    await waitFor(async () => (await srv.healthz()).participants === 0, { timeout: 10000, what: 'participants 0' });
+    const metric = () => srv.metric('tribu_dtls_failures_total{reason="fingerprint-mismatch"}');
+    const mismatches0 = await metric();
+    assert.equal(typeof mismatches0, 'number', 'tribu_dtls_failures_total{reason="fingerprint-mismatch"} in /metrics');
+    const room = freshRoom('badfp');
+    const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
+    const alice = new Peer({ user: 'alice', room, kind: 'workshop', args: common });
+    const bob = new Peer({ user: 'bob', room, kind: 'workshop', args: common });
+    const seen = (p, pid) => p.latest?.received?.[pid];
+    const framesFrom = (p, other) => seen(p, other.latest?.participant_id)?.video_frames ?? 0;
+    let mallory;
+    let malloryPid;
+    try {
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= 30, 'video from bob'),
+        bob.until(() => framesFrom(bob, alice) >= 30, 'video from alice'),
+      ]);
+      // Mallory's SDP carries another fingerprint than her certificate's.
+      mallory = new Peer({ user: 'mallory', room, kind: 'workshop', args: ['--bad-fingerprint', '--timeout', '60'] });
+      const run = await mallory.done;
+      assert.notEqual(run.code, 0, 'mallory should fail');
+      malloryPid = run.result?.participant_id;
+      assert.ok(malloryPid, JSON.stringify(run.result));
+      assert.equal(run.result.reason, 'removed from the room (media-failed)', JSON.stringify(run.result));
+      // Her ICE got connected: the refusal is DTLS's.
+      assert.match(mallory.stderr, /publish: ice-connection-state -> (connected|completed)/, mallory.stderr.slice(-3000));
+      // The client is told why before it is removed.
+      assert.match(mallory.stderr, /<- \{"event": ?"media-state".*"state": ?"failed".*"reason": ?"DTLS: fingerprint mismatch"/,
+        mallory.stderr.slice(-3000));
+      assert.match(mallory.stderr, /<- \{"event": ?"removed".*"media-failed"/);
+      // tribud counted and logged it, once for her transport (one line of
+      // the DTLS failure, one of the removal; never per datagram).
+      assert.ok((await metric()) >= mismatches0 + 1, `fingerprint mismatches ${mismatches0} -> ${await metric()}`);
+      const logged = srv.stderr.split('\n').filter((l) => l.includes(`${room}/${malloryPid}`) && /fingerprint mismatch/.test(l));
+      t.diagnostic(`tribud log: ${logged.join(' | ')}`);
+      assert.ok(logged.length >= 1 && logged.length <= 3, logged.join('\n'));
+      // The others: told she left, nothing of her forwarded, their call
+      // goes on.
+      const during = { a: framesFrom(alice, bob), b: framesFrom(bob, alice) };
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= during.a + 30, '30 more frames from bob'),
+        bob.until(() => framesFrom(bob, alice) >= during.b + 30, '30 more frames from alice'),
+      ]);
+      for (const p of [alice, bob]) {
+        const got = seen(p, malloryPid);
+        assert.ok(!got || (got.video_frames === 0 && got.audio_buffers === 0), `${p.user} got media of mallory: ${JSON.stringify(got)}`);
+      }
+      assert.equal((await srv.healthz()).participants, 2);
+      // Her server sockets are closed.
+      const ports = mallory.serverPorts();
+      assert.ok(ports.length > 0, 'mallory was given server candidates');
+      if (tribudUdpPorts()) {
+        await waitFor(() => ports.every((port) => !tribudUdpPorts().includes(port)), {
+          timeout: 10000,
+          what: `tribud to close mallory's UDP sockets ${ports}`,
+        });
+      }
+    } finally {
+      await Promise.all([alice.stop(), bob.stop(), mallory?.stop()]);
+    }
+    const [ra, rb] = [assertRunOk(await alice.done, 'alice'), assertRunOk(await bob.done, 'bob')];
+    for (const r of [ra, rb]) {
+      const got = r.received[malloryPid];
+      assert.ok(!got || (got.video_frames === 0 && got.audio_buffers === 0), JSON.stringify(r.received));
+    }
+    await waitFor(async () => (await srv.healthz()).participants === 0, { timeout: 10000, what: 'participants 0' });
+    assert.equal((await srv.healthz()).rooms, 0);
+  });
 });
