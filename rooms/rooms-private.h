@@ -141,6 +141,11 @@ struct tb_participant {
 	GPtrArray *held[2]; /* char* candidate lines; "" for end-of-candidates */
 	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
 	int tag_index[2];
+	/* Trickled candidates taken for each PC (its transport lives as long
+	 * as the participant): past TB_ICE_MAX_REMOTE_CANDIDATES they are
+	 * refused, and the first refusal is logged. */
+	unsigned trickled[2];
+	bool trickle_refusal_logged[2];
 	/* facilitation (facilitation.c) */
 	/* The server-side mute in force ([0] audio, [1] video): a
 	 * facilitator's, the exercise's or the reading order's. */

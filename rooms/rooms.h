@@ -150,7 +150,10 @@ void tb_participant_unpublish(tb_participant *p);
 int tb_participant_subscriber_answer(tb_participant *p, const char *sdp, int64_t version,
 				     json_t *id);
 /* A trickled candidate for the participant's PC ("publish" or "subscribe");
- * NULL or "" means end-of-candidates. Returns 0 or TB_EINVAL (bad PC). */
+ * NULL or "" means end-of-candidates. Returns 0, TB_EINVAL (bad PC) or
+ * TB_EFULL: that PC already took TB_ICE_MAX_REMOTE_CANDIDATES trickled
+ * candidates (the first refusal is logged; end-of-candidates is always
+ * taken). */
 int tb_participant_candidate(tb_participant *p, const char *pc, const char *candidate);
 /* Mutes or unmutes the participant's own audio or video: the server stops
  * forwarding it and tells everyone ("participant-updated"). */

@@ -383,7 +383,15 @@ static void handle_candidate(tb_conn *conn, const tb_request *req)
 		text = json_string_value(line);
 	}
 	/* null, or an empty string (Firefox, per section): end-of-candidates. */
-	if (tb_participant_candidate(conn->participant, pc, text) < 0) {
+	switch (tb_participant_candidate(conn->participant, pc, text)) {
+	case 0:
+		break;
+	case TB_EFULL:
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
+				    "too many candidates for this PeerConnection "
+				    "(" G_STRINGIFY(TB_ICE_MAX_REMOTE_CANDIDATES) " at most): this one is ignored");
+		return;
+	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, "bad candidate");
 		return;
 	}
