@@ -255,7 +255,8 @@ void tb_dtls_identity_unref(tb_dtls_identity *identity)
 
 void tb_dtls_global_totals(tb_dtls_totals *out)
 {
-	out->fingerprint_mismatches = __atomic_load_n(&total_fingerprint_mismatches, __ATOMIC_RELAXED);
+	out->fingerprint_mismatches =
+		__atomic_load_n(&total_fingerprint_mismatches, __ATOMIC_RELAXED);
 	out->timeouts = __atomic_load_n(&total_timeouts, __ATOMIC_RELAXED);
 	out->other_failures = __atomic_load_n(&total_other_failures, __ATOMIC_RELAXED);
 }

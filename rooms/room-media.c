@@ -813,7 +813,8 @@ int tb_participant_candidate(tb_participant *p, const char *pc, const char *cand
 		 * refusing here tells the client, which the worker cannot. */
 		if (p->trickled[kind] >= TB_ICE_MAX_REMOTE_CANDIDATES) {
 			if (!p->trickle_refusal_logged[kind])
-				TB_INFO(CAT, "[%s/%s] more than %d candidates for %s: refusing the rest",
+				TB_INFO(CAT,
+					"[%s/%s] more than %d candidates for %s: refusing the rest",
 					p->room->id, p->id, TB_ICE_MAX_REMOTE_CANDIDATES, pc);
 			p->trickle_refusal_logged[kind] = true;
 			return TB_EFULL;

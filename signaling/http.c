@@ -253,13 +253,13 @@ static int route_metrics(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 		tb_dtls_global_totals(&d);
 		metric(out, "tribu_dtls_failures_total", "counter",
 		       "DTLS handshakes refused or failed, by reason.");
+		g_string_append_printf(out,
+				       "tribu_dtls_failures_total{reason=\"fingerprint-mismatch\"} "
+				       "%" G_GUINT64_FORMAT "\n",
+				       d.fingerprint_mismatches);
 		g_string_append_printf(
 			out,
-			"tribu_dtls_failures_total{reason=\"fingerprint-mismatch\"} %" G_GUINT64_FORMAT
-			"\n",
-			d.fingerprint_mismatches);
-		g_string_append_printf(
-			out, "tribu_dtls_failures_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n",
+			"tribu_dtls_failures_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n",
 			d.timeouts);
 		g_string_append_printf(
 			out, "tribu_dtls_failures_total{reason=\"other\"} %" G_GUINT64_FORMAT "\n",

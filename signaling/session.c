@@ -362,6 +362,10 @@ static void handle_subscriber_answer(tb_conn *conn, const tb_request *req)
 				    "subscriber-offer");
 }
 
+#define CANDIDATES_FULL                                                                            \
+	"too many candidates for this PeerConnection (" G_STRINGIFY(                               \
+		TB_ICE_MAX_REMOTE_CANDIDATES) " at most): this one is ignored"
+
 static void handle_candidate(tb_conn *conn, const tb_request *req)
 {
 	const char *pc = tb__proto_string(req, "pc");
@@ -387,9 +391,7 @@ static void handle_candidate(tb_conn *conn, const tb_request *req)
 	case 0:
 		break;
 	case TB_EFULL:
-		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD,
-				    "too many candidates for this PeerConnection "
-				    "(" G_STRINGIFY(TB_ICE_MAX_REMOTE_CANDIDATES) " at most): this one is ignored");
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, CANDIDATES_FULL);
 		return;
 	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, "bad candidate");

@@ -579,7 +579,9 @@ static void test_remove_sticks(fixture *f, gconstpointer data)
 {
 	tb_participant *m = join(f, 0, TB_ROLE_MENTOR);
 	tb_participant *s1 = join(f, 1, TB_ROLE_STUDENT);
-	tb_join_params again = {.room_id = "w", .user = "u-s2", .role = TB_ROLE_STUDENT,
+	tb_join_params again = {.room_id = "w",
+				.user = "u-s2",
+				.role = TB_ROLE_STUDENT,
 				.kind = TB_ROOM_KIND_WORKSHOP};
 	tb_participant *p = NULL;
 	char *removed_id;
