@@ -76,6 +76,7 @@ struct tb_ice {
 	char *remote_pwd;
 	GPtrArray *queued;   /* queued_candidate; NULL when empty */
 	unsigned n_remote;   /* remote candidates accepted this generation */
+	bool cap_logged;     /* the cap above was reached and said so */
 	bool remote_eoc;     /* the peer sent end-of-candidates */
 	bool remote_eoc_set; /* ... and libnice was told */
 
@@ -888,6 +889,12 @@ int tb_ice_add_remote_candidate(tb_ice *ice, const char *candidate)
 	if (rc < 0 || parsed == NULL)
 		goto out;
 	if (ice->n_remote >= TB_ICE_MAX_REMOTE_CANDIDATES) {
+		/* Once per generation: a peer sending thousands must not
+		 * flood the log. */
+		if (!ice->cap_logged)
+			TB_INFO(LOG_CAT, "[%s] %d remote candidates: ignoring the rest", ice->name,
+				TB_ICE_MAX_REMOTE_CANDIDATES);
+		ice->cap_logged = true;
 		rc = TB_EFULL;
 		goto out;
 	}
@@ -1014,6 +1021,7 @@ int tb_ice_restart(tb_ice *ice)
 	g_clear_pointer(&ice->remote_pwd, g_free);
 	g_clear_pointer(&ice->queued, g_ptr_array_unref);
 	ice->n_remote = 0;
+	ice->cap_logged = false;
 	ice->remote_eoc = false;
 	ice->remote_eoc_set = false;
 	ice->checking = false;
