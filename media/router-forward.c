@@ -43,9 +43,13 @@ void tb__router_request_keyframe(pub_track *track, int layer, bool force)
 	if (!l->ssrc)
 		return;
 	now = g_get_monotonic_time();
-	if (!force && now - l->last_pli_us < PLI_MIN_INTERVAL_US)
+	if (!force && now - l->last_pli_us < PLI_MIN_INTERVAL_US) {
+		if (!l->pli_pending_us)
+			l->pli_pending_us = now;
 		return;
+	}
 	l->last_pli_us = now;
+	l->pli_pending_us = 0;
 	track->plis++;
 	owner->router->totals.plis_sent++;
 	send_rtcp(owner->pub, buf, tb_rtcp_build_pli(buf, sizeof(buf), owner->rtcp_ssrc, l->ssrc));
@@ -419,6 +423,10 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
 	if (keyframe && track->vp8)
 		l->width = tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len);
+	if (keyframe && l->pli_pending_us)
+		l->pli_pending_us = 0; /* what was asked for came */
+	else if (l->pli_pending_us && now - l->last_pli_us >= PLI_MIN_INTERVAL_US)
+		tb__router_request_keyframe(track, layer, false);
 	if (keyframe && l->cache && (!l->gop_known || (int16_t)(hdr.seq - l->gop_seq) > 0)) {
 		l->gop_known = true;
 		l->gop_seq = hdr.seq;

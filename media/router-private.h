@@ -46,6 +46,7 @@ typedef struct pub_layer {
 	tb_rtcp_rx_stats rx;
 	bool rx_started;
 	int64_t last_pli_us;
+	int64_t pli_pending_us; /* a request the throttle held back (its time); 0: none */
 	bool have_highest;
 	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
 	uint64_t tick_bytes;  /* since the last RTCP tick */
@@ -143,7 +144,9 @@ void tb__router_publisher_rtcp(void *user_data, uint8_t *buf, size_t len);
 void tb__router_subscriber_rtcp(void *user_data, uint8_t *buf, size_t len);
 
 /* Asks TRACK's publisher for a keyframe of layer LAYER, at most every
- * 300 ms per layer (FORCE: now, whatever the last one). */
+ * 300 ms per layer (FORCE: now, whatever the last one). A request the
+ * throttle holds back is sent when the 300 ms are over, unless a keyframe
+ * came after it (tb__router_publisher_rtp): every requester is served. */
 void tb__router_request_keyframe(pub_track *track, int layer, bool force);
 
 /* Fast start: when SUB's video has not started yet, sends it the current

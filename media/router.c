@@ -924,11 +924,11 @@ void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)
 {
 	pub_track *track = find_track_by_mid(peer, track_id);
 
-	/* The recorder asks at most once a second: not throttled, or a PLI a
-	 * subscriber just triggered would swallow it and delay the file's
-	 * first frame by a second. */
+	/* Throttled like a subscriber's: within 300 ms of another request it
+	 * is held back and sent when they are over, unless a keyframe comes
+	 * first (which the recorder gets too). */
 	if (track)
-		tb__router_request_keyframe(track, 0, true);
+		tb__router_request_keyframe(track, 0, false);
 }
 
 /* ---- stats ---- */
