@@ -193,6 +193,7 @@ bool tb_router_peer_bundle_tag(const tb_router_peer *peer, tb_pc_kind pc, char *
 /* Totals over the router's life, for /metrics. */
 typedef struct tb_router_totals {
 	uint64_t rtp_in, rtp_forwarded, rtp_dropped, nacks, retransmissions, plis_sent;
+	uint64_t srtp_replayed; /* SRTP/SRTCP from peers refused as replayed */
 } tb_router_totals;
 void tb_router_get_totals(const tb_router *router, tb_router_totals *out);
 /* Sums over every router of the process, up to a second old. Any thread. */

@@ -246,6 +246,10 @@ static int route_metrics(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 		       "Keyframe requests sent to publishers.");
 		g_string_append_printf(out, "tribu_plis_sent_total %" G_GUINT64_FORMAT "\n",
 				       t.plis_sent);
+		metric(out, "tribu_srtp_replayed_total", "counter",
+		       "SRTP/SRTCP packets dropped as replayed (or older than the replay window).");
+		g_string_append_printf(out, "tribu_srtp_replayed_total %" G_GUINT64_FORMAT "\n",
+				       t.srtp_replayed);
 	}
 	metric(out, "tribu_http_requests_total", "counter", "HTTP responses by status class.");
 	for (int c = 0; c < 6; c++)
