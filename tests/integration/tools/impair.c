@@ -29,7 +29,8 @@
  *     e.g. "loss 5 delay 60 jitter 50", "b2a cut", "clean". Without a
  *     direction the settings apply to both. a2b is from A to B.
  *   stats         {"type":"stats","a2b":{...},"b2a":{...}}: packets in, out,
- *                 dropped (loss, cut or no room), delayed, duplicated, and
+ *                 dropped (loss, cut or no room), delayed, duplicated,
+ *                 reordered (sent after a held packet that came later) and
  *                 queued (held now)
  *   replay N      writes again, towards A, copies of the last N UDP packets
  *                 that went from B to A (at most REPLAY_MAX), oldest first,
@@ -74,7 +75,8 @@ typedef struct {
 	double loss, dup; /* percent */
 	int delay_ms, jitter_ms;
 	gboolean cut;
-	guint64 in, out, dropped, delayed, duplicated;
+	guint64 in, out, dropped, delayed, duplicated, reordered;
+	guint64 last_order; /* arrival order of the last held packet sent */
 } link_dir;
 
 typedef struct {
@@ -370,6 +372,11 @@ static void release_due(impair *im, gint64 now_us)
 	while (im->n_heap > 0 && im->pool[im->heap[0]].due_us <= now_us) {
 		int i = heap_pop(im);
 		slot *s = &im->pool[i];
+		link_dir *d = &im->dirs[s->dir];
+		if (s->order < d->last_order)
+			d->reordered++; /* overtaken by a packet that came after it */
+		else
+			d->last_order = s->order;
 		deliver(im, s->dir, s->data, s->len);
 		im->queued[s->dir]--;
 		im->free_slots[im->n_free++] = i;
@@ -406,9 +413,10 @@ static void print_stats(impair *im)
 		const link_dir *d = &im->dirs[dir];
 		printf(",\"%s\":{\"in\":%" G_GUINT64_FORMAT ",\"out\":%" G_GUINT64_FORMAT
 		       ",\"dropped\":%" G_GUINT64_FORMAT ",\"delayed\":%" G_GUINT64_FORMAT
-		       ",\"duplicated\":%" G_GUINT64_FORMAT ",\"queued\":%d}",
+		       ",\"duplicated\":%" G_GUINT64_FORMAT ",\"reordered\":%" G_GUINT64_FORMAT
+		       ",\"queued\":%d}",
 		       dir_names[dir], d->in, d->out, d->dropped, d->delayed, d->duplicated,
-		       im->queued[dir]);
+		       d->reordered, im->queued[dir]);
 	}
 	printf("}\n");
 }

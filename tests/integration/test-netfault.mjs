@@ -1,0 +1,351 @@
+// Network faults with real peers (issue 9): loss with jitter and reordering,
+// a loss burst, a cut path and replayed SRTP, between a real tribud and
+// tribu-client processes (GStreamer webrtcbin).
+//
+// The machine's kernel has no netem qdisc, so the faults are made in user
+// space by tools/impair.c: the test runs in a loopback-only namespace (A,
+// `meson test` makes it with `unshare -n`), makes a second one (B, an
+// `unshare -n sleep`), and impair joins them with a TUN device in each
+// (10.9.0.1/30 in A, 10.9.0.2/30 in B, set up by impair itself), moving
+// every packet between the two in user space. tribud listens and gathers on
+// 10.9.0.1; the two peers whose path is impaired run in B (nsenter) and
+// gather on 10.9.0.2; two more peers run in A on 10.9.0.1, where their
+// packets never cross impair: they are "the others", who must not notice.
+// Only UDP is impaired: the signaling WebSocket (TCP) crosses untouched.
+// Nothing can leave the two namespaces.
+//
+// By hand:
+//   unshare -n sh -c 'ip link set lo up && TRIBUD=... TRIBU_CLIENT=... IMPAIR=... \
+//     node --test --test-reporter=spec tests/integration/test-netfault.mjs'
+// Each scenario prints its figures as test diagnostics.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readlinkSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  ClientPeer,
+  IMPAIR,
+  TRIBU_CLIENT,
+  assertLoopbackOnly,
+  receiveWindows,
+  tracedEvents,
+} from './lib/media.mjs';
+import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+
+const ADDR_A = '10.9.0.1';
+const ADDR_B = '10.9.0.2';
+const FPS = 15;
+const VIDEO = ['--width', '160', '--height', '120', '--fps', String(FPS)];
+const pause = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/* ---- namespace B and the impaired link ---- */
+
+/** A network namespace held by an `unshare -n` process: {pid, path, stop()}. */
+async function makeNamespace() {
+  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec sleep infinity'], {
+    stdio: 'ignore',
+  });
+  const path = `/proc/${child.pid}/ns/net`;
+  const ours = readlinkSync('/proc/self/ns/net');
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  // unshare(2) runs in the child after spawn returns: no event to await.
+  await waitFor(
+    () => {
+      if (exited) throw new Error('unshare -n exited: cannot make namespace B (not root?)');
+      try {
+        return readlinkSync(path) !== ours;
+      } catch {
+        return false;
+      }
+    },
+    { timeout: 5000, what: 'namespace B' },
+  );
+  return {
+    pid: child.pid,
+    path,
+    stop: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** The impair process between A and B (see tools/impair.c). */
+class Link {
+  static async start(peerNetns) {
+    const link = new Link();
+    link.child = spawn(IMPAIR, ['--peer-netns', peerNetns, '--seed', '9'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    link.stderr = '';
+    link.lines = [];
+    link.waiters = [];
+    link.exited = new Promise((r) => link.child.on('close', (code) => r(code)));
+    link.child.stderr.setEncoding('utf8').on('data', (d) => (link.stderr += d));
+    let pending = '';
+    link.child.stdout.setEncoding('utf8').on('data', (d) => {
+      pending += d;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        const w = link.waiters.shift();
+        if (w) w(line);
+        else link.lines.push(line);
+      }
+    });
+    const first = await withTimeout(
+      Promise.race([
+        link._next(),
+        link.exited.then((code) => `exited ${code}: ${link.stderr}`),
+      ]),
+      5000,
+      'impair to print ready',
+    );
+    assert.equal(first, 'ready', `impair did not start: ${first}`);
+    return link;
+  }
+
+  _next() {
+    if (this.lines.length) return Promise.resolve(this.lines.shift());
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Sends one command line; resolves with its one-line answer. */
+  command(line) {
+    this.child.stdin.write(`${line}\n`);
+    return withTimeout(this._next(), 5000, `impair to answer "${line}"`);
+  }
+
+  /** Applies settings (e.g. "loss 5 delay 60 jitter 50"); resolves once in force. */
+  async set(line) {
+    assert.equal(await this.command(line), 'ok', `impair refused "${line}"`);
+  }
+
+  async stats() {
+    return JSON.parse(await this.command('stats'));
+  }
+
+  async stop() {
+    this.child.stdin.end();
+    return withTimeout(this.exited, 5000, 'impair to exit');
+  }
+}
+
+/* ---- fixture ---- */
+
+let srv;
+let nsB;
+let link;
+let wsUrl;
+let roomSeq = 0;
+const peers = new Set();
+
+before(async () => {
+  assertLoopbackOnly();
+  for (const [what, path] of [['tribu-client', TRIBU_CLIENT], ['impair', IMPAIR]])
+    assert.ok(existsSync(path), `no ${what} at ${path}: build it or set its variable`);
+  nsB = await makeNamespace();
+  link = await Link.start(nsB.path);
+  // B holds loopback and the TUN to A, nothing else.
+  const linksB = execFileSync('nsenter', [`--net=${nsB.path}`, 'ip', '-br', 'link'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0])
+    .sort();
+  assert.deepEqual(linksB, ['lo', 'tnf0'], 'namespace B must hold only lo and the TUN');
+  srv = await startTribud({
+    listen: `${ADDR_A}:0`,
+    config: { media: { addresses: ADDR_A }, rooms: { coaching_capacity: 4 } },
+  });
+  srv.url = `http://${ADDR_A}:${srv.port}`;
+  wsUrl = `ws://${ADDR_A}:${srv.port}/ws`;
+});
+
+after(async () => {
+  for (const p of peers) p.child.kill('SIGKILL');
+  if (link) await link.stop();
+  if (nsB) nsB.stop();
+  if (!srv) return;
+  const code = await srv.cleanup();
+  assert.equal(code, 0, `tribud did not exit cleanly:\n${srv.stderr}`);
+  assert.doesNotMatch(srv.stderr, /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/, srv.stderr);
+});
+
+/** A tribu-client in ROOM: in namespace B (gathering on 10.9.0.2, its path
+ * through impair) or in A (on 10.9.0.1, never through impair). */
+function client(room, user, { inB, role = 'student', publish = true, verbose = false }) {
+  const args = [...VIDEO, '--ice-address', inB ? ADDR_B : ADDR_A];
+  if (!publish) args.push('--publish', 'none');
+  if (verbose) args.push('--verbose');
+  const p = new ClientPeer({
+    user,
+    url: wsUrl,
+    token: srv.sign({ user, room, kind: 'coaching', role }),
+    args,
+    wrap: inB ? ['nsenter', `--net=${nsB.path}`] : [],
+  });
+  peers.add(p);
+  p.done.then(() => peers.delete(p));
+  return p;
+}
+
+/**
+ * A coaching call of four: in B a publishing student (pubB) and a student
+ * who only watches (subB); in A the mentor (pubA, publishing) and an
+ * observer (subA, only watching). Resolves once each watcher decodes both
+ * publishers and each publisher the other.
+ */
+async function startCall(prefix) {
+  const room = `${prefix}-${++roomSeq}`;
+  const call = {
+    room,
+    pubB: client(room, 'pub-b', { inB: true }),
+    subB: client(room, 'sub-b', { inB: true, publish: false }),
+    pubA: client(room, 'mentor-a', { inB: false, role: 'mentor', verbose: true }),
+    subA: client(room, 'sub-a', { inB: false, publish: false, verbose: true }),
+  };
+  const all = [call.pubB, call.subB, call.pubA, call.subA];
+  await Promise.all(all.map((p) => p.until((s) => !!s.participant_id, `${p.user} to join`, 30000)));
+  await Promise.all([
+    call.subB.untilReceived(call.pubB.pid),
+    call.subB.untilReceived(call.pubA.pid),
+    call.subA.untilReceived(call.pubA.pid),
+    call.subA.untilReceived(call.pubB.pid),
+    call.pubA.untilReceived(call.pubB.pid),
+    call.pubB.untilReceived(call.pubA.pid),
+  ]);
+  call.all = all;
+  return call;
+}
+
+async function endCall(call) {
+  await link.set('clean');
+  if (call) await Promise.all(call.all.map((p) => p.stop()));
+}
+
+async function metrics() {
+  const names = [
+    'tribu_nacks_received_total',
+    'tribu_retransmissions_total',
+    'tribu_plis_sent_total',
+    'tribu_rtp_received_total',
+    'tribu_rtp_forwarded_total',
+    'tribu_srtp_replayed_total',
+  ];
+  const res = await srv.fetch('/metrics');
+  assert.equal(res.status, 200);
+  const out = {};
+  for (const name of names) {
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(res.text);
+    assert.ok(m, `/metrics has no ${name}`);
+    out[name.replace(/^tribu_|_total$/g, '')] = Number(m[1]);
+  }
+  return out;
+}
+
+const delta = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]));
+
+/** Asserts that every window in WINDOWS brought video frames and audio;
+ * returns {windows, minFps, meanFps, minAudio}. */
+function assertNoGap(windows, what) {
+  assert.ok(windows.length >= 3, `${what}: only ${windows.length} stats windows`);
+  for (const w of windows)
+    assert.ok(
+      w.frames > 0 && w.audio > 0,
+      `${what}: a ${w.ms} ms window with ${w.frames} frames and ${w.audio} audio buffers ` +
+        `(at +${w.start - windows[0].start} ms): ${JSON.stringify(windows)}`,
+    );
+  const fps = windows.map((w) => w.fps);
+  return {
+    windows: windows.length,
+    minFps: Math.round(Math.min(...fps) * 10) / 10,
+    meanFps: Math.round((fps.reduce((a, b) => a + b, 0) / fps.length) * 10) / 10,
+    minAudio: Math.min(...windows.map((w) => w.audio)),
+  };
+}
+
+describe('network faults', () => {
+  it('5 % loss with 50 ms jitter both ways for 30 s: video keeps decoding, audio keeps flowing, NACKs repair', async (t) => {
+    let call;
+    try {
+      call = await startCall('loss');
+      const { pubB, subB, pubA } = call;
+      const m0 = await metrics();
+      const l0 = await link.stats();
+      await link.set('loss 5 delay 60 jitter 50'); // 10..110 ms: reorders
+      const t0 = Date.now();
+      await pause(30000); // the scenario itself
+      const t1 = Date.now();
+      const l1 = await link.stats();
+      await subB.untilTime(t1);
+      const m1 = await metrics();
+      // The first seconds are the jitter buffers adjusting to the delay.
+      const fromB = assertNoGap(receiveWindows(subB.stats, pubB.pid, { from: t0 + 3000, to: t1 }), 'sub-b from pub-b');
+      const fromA = assertNoGap(receiveWindows(subB.stats, pubA.pid, { from: t0 + 3000, to: t1 }), 'sub-b from mentor-a');
+      const d = delta(m0, m1);
+      const link1 = { a2b: {}, b2a: {} };
+      for (const dir of ['a2b', 'b2a'])
+        for (const k of ['in', 'dropped', 'reordered']) link1[dir][k] = l1[dir][k] - l0[dir][k];
+      const sub = subB.latest.subscribe?.rtp ?? {};
+      t.diagnostic(
+        `figures: ${JSON.stringify({ fromB, fromA, server: d, link: link1, subscriber: sub })}`,
+      );
+      assert.ok(link1.b2a.dropped > 0 && link1.a2b.dropped > 0, 'impair dropped nothing');
+      assert.ok(link1.b2a.reordered > 0 && link1.a2b.reordered > 0, 'impair reordered nothing');
+      assert.ok(d.nacks_received > 0, `no NACK reached tribud: ${JSON.stringify(d)}`);
+      assert.ok(d.retransmissions > 0, `tribud retransmitted nothing: ${JSON.stringify(d)}`);
+      // The call is still whole once the link is clean.
+      await link.set('clean');
+      await Promise.all([subB.untilMore(pubB.pid), subB.untilMore(pubA.pid), pubA.untilMore(pubB.pid)]);
+    } finally {
+      await endCall(call);
+    }
+  });
+
+  it('a 3 s burst of 30 % loss: video is smooth again within 2 s', async (t) => {
+    let call;
+    try {
+      call = await startCall('burst');
+      const { pubB, subB } = call;
+      const tb = Date.now();
+      await subB.untilTime(tb + 3000);
+      const before = receiveWindows(subB.stats, pubB.pid, { from: tb - 1, to: Date.now() });
+      await link.set('loss 30');
+      const t0 = Date.now();
+      await pause(3000); // the burst
+      await link.set('clean');
+      const t1 = Date.now();
+      await subB.untilTime(t1 + 8000);
+      const during = receiveWindows(subB.stats, pubB.pid, { from: t0, to: t1 + 2000 });
+      const afterBurst = receiveWindows(subB.stats, pubB.pid, { from: t1 + 2000, to: t1 + 8000 });
+      // How long after the burst every later window was at the sent rate.
+      const all = receiveWindows(subB.stats, pubB.pid, { from: t1, to: t1 + 8000 });
+      let smoothFrom = t1;
+      for (const w of all) if (w.fps < 0.8 * FPS) smoothFrom = w.end;
+      const fps = (ws) => ws.map((w) => Math.round(w.fps * 10) / 10);
+      t.diagnostic(
+        `figures: ${JSON.stringify({
+          sentFps: FPS,
+          before: fps(before),
+          during: fps(during),
+          after: fps(afterBurst),
+          smoothAfterMs: smoothFrom - t1,
+          server: await metrics(),
+        })}`,
+      );
+      assert.ok(afterBurst.length >= 4, `only ${afterBurst.length} stats windows after the burst`);
+      for (const w of afterBurst)
+        assert.ok(
+          w.fps >= 0.8 * FPS && w.audio > 0,
+          `sub-b: ${w.fps.toFixed(1)} fps, ${w.audio} audio buffers at +${w.start - t1} ms after the ` +
+            `burst, want ${FPS} fps from 2 s on: ${JSON.stringify(fps(all))}`,
+        );
+      const mean = afterBurst.reduce((a, w) => a + w.fps, 0) / afterBurst.length;
+      assert.ok(mean >= 0.9 * FPS, `mean ${mean.toFixed(1)} fps after the burst, sent ${FPS}`);
+    } finally {
+      await endCall(call);
+    }
+  });
+});
