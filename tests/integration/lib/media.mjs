@@ -131,6 +131,7 @@ export class ClientPeer {
           result = undefined;
         }
         const run = { code, signal, result, stats: this.stats, stdout, stderr: this.stderr };
+        this.run = run;
         for (const w of this.waiters.splice(0)) {
           clearTimeout(w.timer);
           w.reject(
@@ -166,7 +167,13 @@ export class ClientPeer {
    * MATCH(line) is true; rejects on timeout or exit. */
   until(match, what, timeout = 60000) {
     if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
+    if (this.exited)
+      return Promise.reject(
+        new Error(
+          `${this.user} already exited (${this.run?.result?.reason}); no ${what}\n` +
+            this.stderr.slice(-3000),
+        ),
+      );
     return new Promise((resolveWait, reject) => {
       const w = { match, resolve: resolveWait, reject, what };
       w.timer = setTimeout(() => {
@@ -240,25 +247,6 @@ export function receiveWindows(stats, pid, { from = 0, to = Infinity } = {}) {
       audio: rb.audio_buffers - ra.audio_buffers,
       fps: ms > 0 ? (frames * 1000) / ms : 0,
     });
-  }
-  return out;
-}
-
-/** The events called NAME in the message trace of a --verbose tribu-client
- * (its `<- {...}` lines on stderr), oldest first, as their data; null for
- * one cut short (the trace keeps 300 characters of a message). */
-export function tracedEvents(stderr, name) {
-  const out = [];
-  for (const m of stderr.matchAll(/ debug: <- (.*)$/gm)) {
-    if (!m[1].includes(`"event":"${name}"`)) continue;
-    let msg;
-    try {
-      msg = JSON.parse(m[1]);
-    } catch {
-      out.push(null);
-      continue;
-    }
-    if (msg?.event === name) out.push(msg.data);
   }
   return out;
 }
