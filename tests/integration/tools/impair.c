@@ -37,11 +37,15 @@
  *                 unimpaired; answers {"type":"replay","replayed":N,"rtp":R,
  *                 "rtcp":C,"other":O} (RTP/RTCP told apart by RFC 5761's
  *                 payload-type ranges, "other" being STUN, DTLS, ...)
+ *   scope S       which packets the settings apply to: udp (every UDP
+ *                 datagram, the default), media (UDP but STUN: RTP, RTCP,
+ *                 DTLS), stun (only STUN: ICE checks, consent), all (every
+ *                 IP packet); the others pass untouched
  *   seed N        restart the loss/jitter generator
  * End of input ends the tool (the devices go with it).
  *
  * Only UDP is impaired (signaling over TCP goes through untouched, so a test
- * keeps its WebSocket), unless --all. TUN writes never block: a packet that
+ * keeps its WebSocket), unless --all or the scope command say otherwise. TUN writes never block: a packet that
  * the kernel refuses (EAGAIN) is dropped and counted.
  *
  * Delayed packets wait in a fixed pool of slots ordered by a binary min-heap
@@ -79,6 +83,16 @@ typedef struct {
 	guint64 last_order; /* arrival order of the last held packet sent */
 } link_dir;
 
+/* Which packets the settings apply to; the others pass untouched. */
+typedef enum {
+	SCOPE_UDP,   /* every UDP datagram (the default) */
+	SCOPE_MEDIA, /* UDP but STUN (RTP, RTCP, DTLS) */
+	SCOPE_STUN,  /* STUN only (ICE checks and consent) */
+	SCOPE_ALL,   /* every IP packet */
+	N_SCOPES
+} impair_scope;
+static const char *const scope_names[N_SCOPES] = {"udp", "media", "stun", "all"};
+
 typedef struct {
 	gint64 due_us;
 	guint64 order; /* arrival order, to keep equal due times FIFO */
@@ -95,7 +109,7 @@ typedef struct {
 typedef struct {
 	int fd[N_DIRS]; /* fd[A2B] writes into B (B's TUN), fd[B2A] into A */
 	int tun_a, tun_b;
-	gboolean all;
+	impair_scope scope;
 	GRand *rand;
 	link_dir dirs[N_DIRS];
 	slot *pool;
@@ -243,6 +257,31 @@ static const guint8 *udp_payload(const guint8 *p, size_t len, size_t *out_len)
 	return p + off + 8;
 }
 
+/* True when the UDP payload U[0..LEN) is STUN (RFC 5389: two zero bits,
+ * then the magic cookie at octet 4). */
+static gboolean is_stun(const guint8 *u, size_t len)
+{
+	return len >= 20 && u[0] < 4 && u[4] == 0x21 && u[5] == 0x12 && u[6] == 0xa4 &&
+	       u[7] == 0x42;
+}
+
+static gboolean in_scope(impair_scope scope, const guint8 *data, size_t len)
+{
+	size_t ulen;
+	const guint8 *u = udp_payload(data, len, &ulen);
+
+	switch (scope) {
+	case SCOPE_ALL:
+		return TRUE;
+	case SCOPE_MEDIA:
+		return u && !is_stun(u, ulen);
+	case SCOPE_STUN:
+		return u && is_stun(u, ulen);
+	default:
+		return u != NULL;
+	}
+}
+
 /* Writes one packet to the device of direction DIR; drops it on EAGAIN. */
 static void deliver(impair *im, int dir, const guint8 *data, size_t len)
 {
@@ -348,10 +387,9 @@ static void send_one(impair *im, int dir, const guint8 *data, size_t len, gint64
 static void on_packet(impair *im, int dir, const guint8 *data, size_t len, gint64 now_us)
 {
 	link_dir *d = &im->dirs[dir];
-	size_t ulen;
 
 	d->in++;
-	if (!im->all && !udp_payload(data, len, &ulen)) {
+	if (!in_scope(im->scope, data, len)) {
 		deliver(im, dir, data, len);
 		return;
 	}
@@ -528,6 +566,18 @@ static void run_command(impair *im, char *line)
 			replay(im, (int)v);
 		goto out;
 	}
+	if (strcmp(w[0], "scope") == 0) {
+		int i = 0;
+		while (i < N_SCOPES && g_strcmp0(w[1], scope_names[i]) != 0)
+			i++;
+		if (i == N_SCOPES || w[2]) {
+			error = "scope takes udp, media, stun or all";
+		} else {
+			im->scope = (impair_scope)i;
+			printf("ok\n");
+		}
+		goto out;
+	}
 	if (strcmp(w[0], "seed") == 0) {
 		if (!parse_number(w[1], 0, G_MAXUINT32, &v))
 			error = "seed takes a number";
@@ -641,7 +691,7 @@ int main(int argc, char **argv)
 			error ? error->message : "--peer-netns is required; --prefix is 1-30");
 		return 2;
 	}
-	im.all = all;
+	im.scope = all ? SCOPE_ALL : SCOPE_UDP;
 	im.rand = g_rand_new_with_seed((guint32)seed);
 	im.pool = g_new(slot, POOL_SLOTS);
 	im.free_slots = g_new(int, POOL_SLOTS);
