@@ -399,6 +399,7 @@ describe('network faults', () => {
       const tb = Date.now();
       await subB.untilTime(tb + 3000);
       const before = receiveWindows(subB.stats, pubB.pid, { from: tb - 1, to: Date.now() });
+      const m0 = await metrics();
       await link.set('scope media'); // see SPARING STUN above
       await link.set('loss 30');
       const t0 = Date.now();
@@ -420,7 +421,7 @@ describe('network faults', () => {
           during: fps(during),
           after: fps(afterBurst),
           smoothAfterMs: smoothFrom - t1,
-          server: await metrics(),
+          server: delta(m0, await metrics()),
         })}`,
       );
       assert.ok(afterBurst.length >= 4, `only ${afterBurst.length} stats windows after the burst`);
