@@ -174,10 +174,9 @@ after(async () => {
 
 /** A tribu-client in ROOM: in namespace B (gathering on 10.9.0.2, its path
  * through impair) or in A (on 10.9.0.1, never through impair). */
-function client(room, user, { inB, role = 'student', publish = true, verbose = false }) {
+function client(room, user, { inB, role = 'student', publish = true }) {
   const args = [...VIDEO, '--ice-address', inB ? ADDR_B : ADDR_A];
   if (!publish) args.push('--publish', 'none');
-  if (verbose) args.push('--verbose');
   const p = new ClientPeer({
     user,
     url: wsUrl,
@@ -186,7 +185,10 @@ function client(room, user, { inB, role = 'student', publish = true, verbose = f
     wrap: inB ? ['nsenter', `--net=${nsB.path}`] : [],
   });
   peers.add(p);
-  p.done.then(() => peers.delete(p));
+  p.done.then(
+    () => peers.delete(p),
+    () => peers.delete(p),
+  );
   return p;
 }
 
@@ -206,15 +208,20 @@ async function startCall(prefix) {
     subA: client(room, 'sub-a', { inB: false, publish: false }),
   };
   const all = [call.pubB, call.subB, call.pubA, call.subA];
-  await Promise.all(all.map((p) => p.until((s) => !!s.participant_id, `${p.user} to join`, 30000)));
-  await Promise.all([
-    call.subB.untilReceived(call.pubB.pid),
-    call.subB.untilReceived(call.pubA.pid),
-    call.subA.untilReceived(call.pubA.pid),
-    call.subA.untilReceived(call.pubB.pid),
-    call.pubA.untilReceived(call.pubB.pid),
-    call.pubB.untilReceived(call.pubA.pid),
-  ]);
+  try {
+    await Promise.all(all.map((p) => p.until((s) => !!s.participant_id, `${p.user} to join`, 30000)));
+    await Promise.all([
+      call.subB.untilReceived(call.pubB.pid),
+      call.subB.untilReceived(call.pubA.pid),
+      call.subA.untilReceived(call.pubA.pid),
+      call.subA.untilReceived(call.pubB.pid),
+      call.pubA.untilReceived(call.pubB.pid),
+      call.pubB.untilReceived(call.pubA.pid),
+    ]);
+  } catch (err) {
+    await Promise.all(all.map((p) => p.stop()));
+    throw err;
+  }
   call.all = all;
   return call;
 }

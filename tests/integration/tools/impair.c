@@ -347,7 +347,7 @@ static int heap_pop(impair *im)
 	return top;
 }
 
-/* Holds a copy of the packet until NOW_US + DELAY_US. */
+/* Holds a copy of the packet until DUE_US (monotonic). */
 static void hold(impair *im, int dir, const guint8 *data, size_t len, gint64 due_us)
 {
 	slot *s;
