@@ -45,8 +45,9 @@
  * End of input ends the tool (the devices go with it).
  *
  * Only UDP is impaired (signaling over TCP goes through untouched, so a test
- * keeps its WebSocket), unless --all or the scope command say otherwise. TUN writes never block: a packet that
- * the kernel refuses (EAGAIN) is dropped and counted.
+ * keeps its WebSocket), unless --all or the scope command say otherwise.
+ * TUN writes never block: a packet that the kernel refuses (EAGAIN) is
+ * dropped and counted.
  *
  * Delayed packets wait in a fixed pool of slots ordered by a binary min-heap
  * on their due time (ties in arrival order); no allocation per packet.
@@ -203,8 +204,8 @@ static gboolean devices_open(impair *im, const char *peer_netns, const char *dev
 	gboolean ok = FALSE;
 
 	if (home < 0 || peer < 0) {
-		fprintf(stderr, "impair: opening %s: %s\n", home < 0 ? "/proc/self/ns/net" : peer_netns,
-			g_strerror(errno));
+		fprintf(stderr, "impair: opening %s: %s\n",
+			home < 0 ? "/proc/self/ns/net" : peer_netns, g_strerror(errno));
 		goto out;
 	}
 	im->tun_a = tun_open(dev);
@@ -479,8 +480,8 @@ static void replay(impair *im, int n)
 		if (write(im->fd[B2A], e->data, e->len) != (ssize_t)e->len)
 			im->dirs[B2A].dropped++;
 	}
-	printf("{\"type\":\"replay\",\"replayed\":%d,\"rtp\":%d,\"rtcp\":%d,\"other\":%d}\n", n, rtp,
-	       rtcp, other);
+	printf("{\"type\":\"replay\",\"replayed\":%d,\"rtp\":%d,\"rtcp\":%d,\"other\":%d}\n", n,
+	       rtp, rtcp, other);
 }
 
 static gboolean parse_number(const char *text, double lo, double hi, double *out)
@@ -605,7 +606,8 @@ out:
 /* Reads what stdin has; runs each complete line. FALSE at end of input. */
 static gboolean read_commands(impair *im)
 {
-	ssize_t n = read(STDIN_FILENO, im->line + im->line_len, sizeof(im->line) - 1 - im->line_len);
+	ssize_t n =
+		read(STDIN_FILENO, im->line + im->line_len, sizeof(im->line) - 1 - im->line_len);
 	char *nl;
 
 	if (n < 0)
@@ -671,11 +673,13 @@ int main(int argc, char **argv)
 		{"peer-netns", 0, 0, G_OPTION_ARG_FILENAME, &peer_netns,
 		 "Network namespace B (e.g. /proc/PID/ns/net)", "PATH"},
 		{"dev", 0, 0, G_OPTION_ARG_STRING, &dev, "Name of both TUN devices (tnf0)", "NAME"},
-		{"addr-a", 0, 0, G_OPTION_ARG_STRING, &addr_a, "Address in this namespace (10.9.0.1)",
+		{"addr-a", 0, 0, G_OPTION_ARG_STRING, &addr_a,
+		 "Address in this namespace (10.9.0.1)", "IP"},
+		{"addr-b", 0, 0, G_OPTION_ARG_STRING, &addr_b, "Address in namespace B (10.9.0.2)",
 		 "IP"},
-		{"addr-b", 0, 0, G_OPTION_ARG_STRING, &addr_b, "Address in namespace B (10.9.0.2)", "IP"},
 		{"prefix", 0, 0, G_OPTION_ARG_INT, &prefix, "Prefix length of both (30)", "N"},
-		{"seed", 0, 0, G_OPTION_ARG_INT, &seed, "Seed of the loss/jitter generator (1)", "N"},
+		{"seed", 0, 0, G_OPTION_ARG_INT, &seed, "Seed of the loss/jitter generator (1)",
+		 "N"},
 		{"all", 0, 0, G_OPTION_ARG_NONE, &all, "Impair every packet, not only UDP", NULL},
 		{NULL},
 	};
