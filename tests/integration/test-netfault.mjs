@@ -341,15 +341,13 @@ function assertFlowing(s, c, what) {
   return { ...summary(s), stalls };
 }
 
-// SPARING STUN: the loss scenarios impair RTP, RTCP and DTLS but let STUN
-// through (impair's "scope media"). tribud's consent freshness is libnice
-// 0.1.21's: one consent check every 4-6 s, never retransmitted, and consent
-// lost 10 s after the last answer, so a single lost check often ends the
-// session (tribud removes the participant: media-failed). Under 5 % loss both
-// ways that removed a participant in about half of the 30 s runs, and a 3 s
-// burst of 30 % loss in one run of four. RFC 7675 allows 30 s. The test
-// 'consent checks lost for 12 s' below shows it on its own (todo until
-// fixed); once fixed, drop the two "scope media" lines.
+// STUN crosses impair like the rest: consent checks and their answers are
+// lost, delayed and reordered with the media. tribud takes consent as lost
+// only after 30 s without a datagram from a peer it sends to (RFC 7675's
+// 30 s; libnice's own checks, every 4-6 s, give up after 50 s without an
+// answer): see media/ice.c. Before that, libnice 0.1.21's consent (10 s after
+// the last answer, checks never retransmitted) removed a participant in about
+// half of the 30 s runs at 5 % loss.
 describe('network faults', () => {
   it('5 % loss with 50 ms jitter both ways for 30 s: video keeps decoding, audio keeps flowing, NACKs repair', async (t) => {
     let call;
@@ -358,7 +356,6 @@ describe('network faults', () => {
       const { pubB, subB, pubA } = call;
       const m0 = await metrics();
       const l0 = await link.stats();
-      await link.set('scope media'); // see SPARING STUN above
       await link.set('loss 5 delay 60 jitter 50'); // 10..110 ms: reorders
       const t0 = Date.now();
       await pause(30000); // the scenario itself
@@ -407,7 +404,6 @@ describe('network faults', () => {
       await subB.untilTime(tb + 3000);
       const before = receiveWindows(subB.stats, pubB.pid, { from: tb - 1, to: Date.now() });
       const m0 = await metrics();
-      await link.set('scope media'); // see SPARING STUN above
       await link.set('loss 30');
       const t0 = Date.now();
       await pause(3000); // the burst
@@ -444,20 +440,11 @@ describe('network faults', () => {
       await endCall(call, t);
     }
   });
-  // What tribud does today: libnice (0.1.21 on Debian 12) reports consent
-  // lost some 5-10 s into the cut, and tribud then removes the participant
-  // (participant-left, reason media-failed; the client gets `removed`). So a
-  // 10 s cut ends the session of those cut off: they must join again. The
-  // others' media never stops.
-  //
-  // The rejoin is checked with fresh clients: webrtcbin 1.22 cannot take a
-  // subscriber offer that makes an inactive section active again ("transceiver
-  // direction changes are not implemented"), which is what tribud offers a
-  // client that saw the removed publisher once the new one publishes (it
-  // reuses the idle section, as JSEP allows and browsers accept). So the two
-  // in A leave before the rejoin, and a signaling-only participant (keeper)
-  // keeps the room open throughout and sees the events.
-  it('the path cut for 10 s: the two cut off are removed cleanly and rejoin; the others never notice', async (t) => {
+  // A 10 s cut is shorter than the 30 s tribud allows without a word from a
+  // peer (see the top): the two cut off keep their sessions, and media flows
+  // again as soon as the path is back. A signaling-only participant (keeper)
+  // watches the events: nobody leaves.
+  it('the path cut for 10 s: the call resumes with the same participants; the others never notice', async (t) => {
     let call;
     let keeper;
     try {
@@ -466,56 +453,43 @@ describe('network faults', () => {
       keeper = await Client.open(wsUrl);
       const joined = await keeper.request('join', { token: srv.sign({ user: 'keeper', room: call.room, kind: 'coaching' }) });
       assert.equal(joined.ok, true, JSON.stringify(joined));
-      const gone = [pubB.pid, subB.pid];
-      const removedAt = Promise.all([pubB.done, subB.done]).then((runs) => ({ runs, at: Date.now() }));
+      const pids = call.all.map((p) => p.pid);
+      const participants0 = (await srv.healthz()).participants;
       await link.set('cut');
       const t0 = Date.now();
       await pause(10000); // the cut
       await link.set('clean');
       const t1 = Date.now();
-      const removed = await withTimeout(removedAt, 20000, 'the participants cut off to be removed');
-      for (const run of removed.runs)
-        assert.match(run.result?.reason ?? '', /^removed from the room \(media-failed\)$/, run.stderr.slice(-2000));
-      // The others are told, with the reason.
-      const left = [];
-      for (let i = 0; i < 2; i++)
-        left.push((await keeper.nextEvent('participant-left', { filter: (d) => gone.includes(d.participant_id) })).data);
-      assert.deepEqual(
-        left.map((d) => [d.participant_id, d.reason]).sort(),
-        gone.map((id) => [id, 'media-failed']).sort(),
-      );
+      // Media again on every stream that crossed the cut, both ways.
+      await Promise.all([
+        subB.untilMore(pubB.pid),
+        subB.untilMore(pubA.pid),
+        subA.untilMore(pubB.pid),
+        pubA.untilMore(pubB.pid),
+        pubB.untilMore(pubA.pid),
+      ]);
+      const resumed = Date.now();
+      // How long after the path came back sub-b decoded pub-b again.
+      const firstFrames = receiveWindows(subB.stats, pubB.pid, { from: t1, to: resumed }).find((w) => w.frames > 0);
+      // The same participants, nobody told of anyone leaving.
+      for (const p of call.all) assert.ok(!p.exited, `${p.user} ended: ${p.run?.result?.reason}`);
+      assert.deepEqual(call.all.map((p) => p.pid), pids, 'a participant id changed');
+      assert.equal((await srv.healthz()).participants, participants0, 'participants on /healthz');
+      const left = keeper.events.filter((e) => e.event === 'participant-left');
+      assert.deepEqual(left, [], `participant-left during or after the cut: ${JSON.stringify(left)}`);
+      assert.deepEqual(mediaFailures(call), [], 'tribud logged media failures');
       // The mentor and the observer in A never lost each other's media.
       await subA.untilTime(Date.now() + 1000);
       const windowsA = receiveWindows(subA.stats, pubA.pid, { from: t0 - 1000, to: Date.now() });
       const fromA = assertNoGap(windowsA, 'sub-a from mentor-a through the cut');
-      await Promise.all([pubA.stop(), subA.stop()]);
-      // They join the same room again (new participants, new sessions).
-      const room = call.room;
-      const pubB2 = client(room, 'pub-b', { inB: true });
-      const subB2 = client(room, 'sub-b', { inB: true, publish: false });
-      const pubA2 = client(room, 'mentor-a', { inB: false, role: 'mentor' });
-      call.all.push(pubB2, subB2, pubA2);
-      const rejoinAt = Date.now();
-      await Promise.all([pubB2, subB2, pubA2].map((p) => p.until((s) => !!s.participant_id, 'rejoin', 30000)));
-      const back = await keeper.nextEvent('participant-joined', {
-        filter: (d) => d.participant.user === 'pub-b',
-      });
-      assert.ok(!gone.includes(back.data.participant.participant_id), 'the rejoined pub-b is a new participant');
-      await Promise.all([
-        subB2.untilReceived(pubB2.pid),
-        subB2.untilReceived(pubA2.pid),
-        pubA2.untilReceived(pubB2.pid),
-        pubB2.untilReceived(pubA2.pid),
-      ]);
       t.diagnostic(
         `figures: ${JSON.stringify({
-          removedAfterCutMs: removed.at - t0,
           cutMs: t1 - t0,
-          rejoinToMediaMs: Date.now() - rejoinAt,
+          subBFromPubBAgainMs: firstFrames ? firstFrames.end - t1 : null,
+          allStreamsAgainMs: resumed - t1,
           observerFromMentor: fromA,
         })}`,
       );
-      assert.ok(removed.at - t0 <= t1 - t0 + 5000, 'removed long after the path came back');
     } finally {
       keeper?.terminate();
       await endCall(call, t);
@@ -560,7 +534,6 @@ describe('network faults', () => {
 
   it(
     'consent checks lost for 12 s while media flows: the call goes on (RFC 7675 allows 30 s)',
-    { todo: 'tribud (libnice 0.1.21) takes consent as lost 10 s after the last consent answer' },
     async (t) => {
       let call;
       try {
