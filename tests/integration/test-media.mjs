@@ -641,8 +641,10 @@ describe('media', () => {
         });
         const removedAfter = Date.now() - frozenAt;
         t.diagnostic(`b removed ${removedAfter} ms after SIGSTOP`);
-        // 30 s from b's last datagram, seen by a once-a-second check.
-        assert.ok(removedAfter >= 28000, `b removed ${removedAfter} ms after SIGSTOP: consent needs 30 s of silence`);
+        // 30 s after b's last datagram, which on its subscribe connection (RTCP
+        // receiver reports only) may precede the SIGSTOP by a few seconds; the
+        // consent of libnice 0.1.21 alone took some 10-15 s.
+        assert.ok(removedAfter >= 20000, `b removed ${removedAfter} ms after SIGSTOP: consent needs 30 s of silence`);
         assert.equal(left.data.reason, 'media-failed', `b left for another reason: ${JSON.stringify(left)}`);
         const logged = new RegExp(`\\[${room}/${bPid}\\] media failed \\(([^)]*)\\): removing`).exec(srv.stderr);
         assert.ok(logged, `tribud did not log b's media failure:\n${srv.stderr.slice(-3000)}`);
