@@ -1,5 +1,6 @@
 // Network faults with real peers (issue 9): loss with jitter and reordering,
-// a loss burst, a cut path and replayed SRTP, between a real tribud and
+// a loss burst, a path cut for 10 s and for good, replayed SRTP, and consent
+// checks lost on their own, between a real tribud and
 // tribu-client processes (GStreamer webrtcbin).
 //
 // The machine's kernel has no netem qdisc, so the faults are made in user
@@ -490,6 +491,82 @@ describe('network faults', () => {
           observerFromMentor: fromA,
         })}`,
       );
+    } finally {
+      keeper?.terminate();
+      await endCall(call, t);
+    }
+  });
+
+  // A path cut for good (the two in B vanish for tribud): some 30 s after
+  // their last datagram tribud takes consent as lost and removes them
+  // (participant-left, reason media-failed; the clients get `removed`). The
+  // others' media never stops.
+  //
+  // The rejoin is checked with fresh clients: webrtcbin 1.22 cannot take a
+  // subscriber offer that makes an inactive section active again ("transceiver
+  // direction changes are not implemented"), which is what tribud offers a
+  // client that saw the removed publisher once the new one publishes (it
+  // reuses the idle section, as JSEP allows and browsers accept). So the two
+  // in A leave before the rejoin, and a signaling-only participant (keeper)
+  // keeps the room open throughout and sees the events.
+  it('the path cut for good: the two cut off are removed 30 s on, the others told; they rejoin; the others never notice', { timeout: 150000 }, async (t) => {
+    let call;
+    let keeper;
+    try {
+      call = await startCall('gone');
+      const { pubB, subB, pubA, subA } = call;
+      keeper = await Client.open(wsUrl);
+      const joined = await keeper.request('join', { token: srv.sign({ user: 'keeper', room: call.room, kind: 'coaching' }) });
+      assert.equal(joined.ok, true, JSON.stringify(joined));
+      const gone = [pubB.pid, subB.pid];
+      const removedAt = Promise.all([pubB.done, subB.done]).then((runs) => ({ runs, at: Date.now() }));
+      await link.set('cut');
+      const t0 = Date.now();
+      const removed = await withTimeout(removedAt, 45000, 'the participants cut off to be removed');
+      await link.set('clean');
+      for (const run of removed.runs)
+        assert.match(run.result?.reason ?? '', /^removed from the room \(media-failed\)$/, run.stderr.slice(-2000));
+      // The others are told, with the reason.
+      const left = [];
+      for (let i = 0; i < 2; i++)
+        left.push((await keeper.nextEvent('participant-left', { filter: (d) => gone.includes(d.participant_id) })).data);
+      assert.deepEqual(
+        left.map((d) => [d.participant_id, d.reason]).sort(),
+        gone.map((id) => [id, 'media-failed']).sort(),
+      );
+      // The mentor and the observer in A never lost each other's media.
+      await subA.untilTime(Date.now() + 1000);
+      const windowsA = receiveWindows(subA.stats, pubA.pid, { from: t0 - 1000, to: Date.now() });
+      const fromA = assertNoGap(windowsA, 'sub-a from mentor-a through the cut');
+      await Promise.all([pubA.stop(), subA.stop()]);
+      // They join the same room again (new participants, new sessions).
+      const room = call.room;
+      const pubB2 = client(room, 'pub-b', { inB: true });
+      const subB2 = client(room, 'sub-b', { inB: true, publish: false });
+      const pubA2 = client(room, 'mentor-a', { inB: false, role: 'mentor' });
+      call.all.push(pubB2, subB2, pubA2);
+      const rejoinAt = Date.now();
+      await Promise.all([pubB2, subB2, pubA2].map((p) => p.until((s) => !!s.participant_id, 'rejoin', 30000)));
+      const back = await keeper.nextEvent('participant-joined', {
+        filter: (d) => d.participant.user === 'pub-b',
+      });
+      assert.ok(!gone.includes(back.data.participant.participant_id), 'the rejoined pub-b is a new participant');
+      await Promise.all([
+        subB2.untilReceived(pubB2.pid),
+        subB2.untilReceived(pubA2.pid),
+        pubA2.untilReceived(pubB2.pid),
+        pubB2.untilReceived(pubA2.pid),
+      ]);
+      t.diagnostic(
+        `figures: ${JSON.stringify({
+          removedAfterCutMs: removed.at - t0,
+          rejoinToMediaMs: Date.now() - rejoinAt,
+          observerFromMentor: fromA,
+        })}`,
+      );
+      // Not before RFC 7675's 30 s (their last datagrams came at most a few
+      // seconds before the cut), nor long after.
+      assert.ok(removed.at - t0 >= 25000 && removed.at - t0 <= 36000, `removed ${removed.at - t0} ms into the cut`);
     } finally {
       keeper?.terminate();
       await endCall(call, t);
