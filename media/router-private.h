@@ -135,6 +135,7 @@ struct tb_router {
 	int64_t level_tick_us;
 	tb_router_totals totals;
 	tb_router_totals flushed; /* part of totals already added to global_totals */
+	uint64_t replayed_gone; /* srtp_replayed of the transports already freed */
 };
 
 /* router-forward.c: transport callbacks of the packet path. USER_DATA is

@@ -39,10 +39,31 @@ static uint64_t global_totals[sizeof(tb_router_totals) / sizeof(uint64_t)];
 
 static void flush_totals(tb_router *router);
 
+/* SRTP replays are counted by each transport, not on the packet path of the
+ * router: gather them (the freed ones' included). */
+static uint64_t replayed_now(tb_router *router)
+{
+	uint64_t sum = router->replayed_gone;
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, router->peers);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		tb_router_peer *peer = value;
+		if (peer->pub)
+			sum += tb_transport_get_stats(peer->pub)->replayed_in;
+		if (peer->sub)
+			sum += tb_transport_get_stats(peer->sub)->replayed_in;
+	}
+	return sum;
+}
+
 static void flush_totals(tb_router *router)
 {
 	const uint64_t *now = (const uint64_t *)&router->totals;
 	uint64_t *done = (uint64_t *)&router->flushed;
+
+	router->totals.srtp_replayed = replayed_now(router);
 
 	G_STATIC_ASSERT(sizeof(tb_router_totals) == sizeof(global_totals));
 	for (size_t i = 0; i < G_N_ELEMENTS(global_totals); i++) {
@@ -309,8 +330,8 @@ void tb_router_free(tb_router *router)
 			break;
 		tb_router_peer_free(value);
 	}
+	flush_totals(router); /* before the (now empty) table goes */
 	g_hash_table_destroy(router->peers);
-	flush_totals(router);
 	g_source_destroy(router->rtcp_timer);
 	g_source_unref(router->rtcp_timer);
 	if (router->level_timer) {
@@ -385,6 +406,10 @@ void tb_router_peer_free(tb_router_peer *peer)
 {
 	if (!peer)
 		return;
+	if (peer->pub)
+		peer->router->replayed_gone += tb_transport_get_stats(peer->pub)->replayed_in;
+	if (peer->sub)
+		peer->router->replayed_gone += tb_transport_get_stats(peer->sub)->replayed_in;
 	tb_transport_free(peer->pub);
 	tb_transport_free(peer->sub);
 	peer->pub = peer->sub = NULL;

@@ -251,6 +251,10 @@ static int route_metrics(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 		       "Subscriber videos started from the cached group of pictures.");
 		g_string_append_printf(out, "tribu_video_fast_starts_total %" G_GUINT64_FORMAT "\n",
 				       t.gop_replays);
+		metric(out, "tribu_srtp_replayed_total", "counter",
+		       "SRTP/SRTCP packets dropped as replayed (or older than the replay window).");
+		g_string_append_printf(out, "tribu_srtp_replayed_total %" G_GUINT64_FORMAT "\n",
+				       t.srtp_replayed);
 	}
 	{
 		tb_dtls_totals d;
