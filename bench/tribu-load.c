@@ -852,9 +852,11 @@ static gboolean on_usr2(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* SIGUSR1: our totals now; the synthetic publisher also asks the server
- * for its view of the publish PC (printed as a "server-stats" line when the
- * answer comes), so a driver can tell where a lost packet was lost. */
+/* SIGUSR1: our totals now, with what the synthetic publishers sent
+ * (pub_packets, pub_bytes: all of them). A single publisher on tribud also
+ * asks the server for its view of the publish PC (printed as a
+ * "server-stats" line when the answer comes), so a driver can tell where a
+ * lost packet was lost. */
 static gboolean on_snapshot(gpointer data)
 {
 	load *app = data;
@@ -916,7 +918,7 @@ static void print_final(load *app)
 	for (unsigned i = 0; i < app->started; i++)
 		json_array_append_new(subs, session_json(&app->subs[i]));
 	json_object_set_new(obj, "per_subscriber", subs);
-	if (app->pub) {
+	if (app->pub) { /* the first publisher's figures */
 		const session *p = app->pub;
 		json_object_set_new(
 			obj, "publisher",
