@@ -535,8 +535,8 @@ static void handle_offer(session *s, json_t *data)
 		fail(s, "subscriber-offer without a version");
 		return;
 	}
-	/* we play the browser; the server is controlled */
-	answer = load_answer_offer(s, json_string_value(json_object_get(data, "sdp")), true);
+	/* we answer as a browser does: the offerer (tribud) controls ICE */
+	answer = load_answer_offer(s, json_string_value(json_object_get(data, "sdp")), false);
 	if (!answer)
 		return;
 	send_request(s, "subscriber-answer",
