@@ -1,16 +1,19 @@
-/* load.h — what tribu-load.c (media, synthetic publisher, reports, tribud's
- * signaling) shares with load-janus.c (Janus VideoRoom signaling).
+/* load.h — what tribu-load.c (subscribers' media, reports, tribud's
+ * signaling), load-publisher.c (the synthetic publishers) and load-janus.c
+ * (Janus VideoRoom signaling) share.
  *
  * One process, one thread (the GLib main loop on the default context): the
  * sessions, their transports and their WebSockets all live there.
  *
  * The signaling modules only move SDP and candidates; everything about
- * media (transports, counting, the answer, the publisher's offer) is in
- * tribu-load.c, so that both servers get identical clients.
+ * media (transports, counting, the answer, the publishers' offers and
+ * packets) is in tribu-load.c and load-publisher.c, so that both servers
+ * get identical clients.
  */
 #ifndef TB_BENCH_LOAD_H
 #define TB_BENCH_LOAD_H
 
+#include <gst/sdp/sdp.h>
 #include <jansson.h>
 #include <libsoup/soup.h>
 #include <stdbool.h>
@@ -20,7 +23,9 @@
 #include "sdp.h"
 #include "transport.h"
 
-#define MAX_STREAMS 32 /* SSRCs received per session */
+#define MAX_STREAMS         128 /* SSRCs received per session (a workshop: 50 audio + videos) */
+#define PUB_LAYERS          3   /* simulcast layers of a synthetic publisher's video */
+#define PUB_KEYFRAME_MIN_MS 300 /* libwebrtc's kMinKeyframeSendIntervalMs (the default) */
 
 typedef struct load load;
 
@@ -36,7 +41,7 @@ typedef struct stream {
 	tb_rtcp_rx_stats rx;
 } stream;
 
-/* One signaling connection and its PeerConnection: a subscriber, or the
+/* One signaling connection and its PeerConnection: a subscriber, or a
  * synthetic publisher. */
 typedef struct session {
 	load *app;
@@ -66,12 +71,18 @@ typedef struct session {
 	json_int_t publish_id;
 	json_int_t stats_id; /* last "stats" request (server's view of our PCs) */
 	uint32_t video_ssrc, audio_ssrc;
-	uint16_t video_seq, audio_seq, picture_id;
+	uint16_t audio_seq;
+	/* video layer 0 (low) .. PUB_LAYERS-1 (--simulcast); without simulcast
+	 * only layer 0, whose SSRC is video_ssrc */
+	uint32_t layer_ssrc[PUB_LAYERS];
+	uint16_t layer_seq[PUB_LAYERS], layer_pid[PUB_LAYERS];
+	bool layer_key[PUB_LAYERS];             /* a key frame is due */
+	int64_t layer_last_request[PUB_LAYERS]; /* last key frame request honoured */
+	bool speaking;                          /* else Opus DTX (--speakers) */
 	uint32_t video_ts0, audio_ts0;
-	int64_t t_media_start, t_last_request;
+	int64_t t_media_start;
 	uint64_t frames, audio_frames, keyframes, keyframe_requests, requests_dropped;
 	uint64_t sent_packets, sent_bytes;
-	bool want_keyframe;
 	/* monotonic µs; 0: not yet */
 	int64_t t_join_sent, t_joined, t_offer, t_connected, t_first_rtp, t_first_video, t_keyframe;
 	const char *srtp_profile;
@@ -94,7 +105,12 @@ struct load {
 	unsigned n;
 	unsigned publish_kbps;
 	unsigned keyframe_min_ms; /* synthetic publisher: key frame requests dropped within */
-	session *pub;
+	session *pub;             /* the first of PUBS, or NULL */
+	session *pubs;            /* N_PUBS synthetic publishers (--publishers) */
+	unsigned n_pubs;
+	unsigned pubs_connected;
+	bool simulcast;    /* publishers send PUB_LAYERS layers */
+	unsigned speakers; /* publishers 0..speakers-1 talk */
 	unsigned join_interval_ms;
 	unsigned duration_s;
 	bool verbose;
@@ -118,6 +134,12 @@ static inline int64_t now_us(void)
 	return g_get_monotonic_time();
 }
 
+/* Milliseconds from FROM to TO (monotonic µs), or -1 when either is 0. */
+static inline double ms_since(int64_t from, int64_t to)
+{
+	return from && to ? (double)(to - from) / 1000.0 : -1.0;
+}
+
 /* ---- tribu-load.c, for the signaling modules ---- */
 
 /* Records S's first failure (printed to stderr, kept for the report). */
@@ -129,19 +151,19 @@ void print_line(json_t *obj, const char *type);
 /* Starts the subscribers' joins (once; later calls do nothing). */
 void start_joins(load *app);
 
+/* Adds "a=KEY:VALUE" (VALUE from FMT) to M. */
+void add_attr(GstSDPMedia *m, const char *key, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* A new transport for S on the default context with our callbacks (ICE
+ * CONTROLLING or not; NAME for its logs). Transfer full, or NULL with
+ * ERROR set. */
+tb_transport *load_transport_new(session *s, bool controlling, const char *name, GError **error);
+
 /* Takes the server's subscriber offer SDP for S: makes S's transport the
  * first time (ICE CONTROLLING or not), applies credentials, fingerprint and
  * candidates, notes the offered SSRCs. Returns our recvonly answer
  * (transfer full, g_free) or NULL after fail(). */
 char *load_answer_offer(session *s, const char *sdp, bool controlling);
-
-/* Our offer for the synthetic publisher S (sendonly VP8 + Opus, a=ssrc),
- * after making its transport (controlling). Transfer full, or NULL after
- * fail(). */
-char *load_publish_offer(session *s);
-
-/* Applies the server's answer SDP to the publisher S's transport. */
-void load_apply_publish_answer(session *s, const char *sdp);
 
 /* A candidate line from the server (held until S has a transport). */
 void load_add_remote_candidate(session *s, const char *line);
@@ -149,6 +171,33 @@ void load_add_remote_candidate(session *s, const char *line);
 /* Once the description is sent: sends the local candidates held so far
  * and lets later ones go out as they come. */
 void load_release_candidates(session *s);
+
+/* ---- load-publisher.c: the synthetic publishers ---- */
+
+/* Our offer for the synthetic publisher S (sendonly VP8 + Opus, a=ssrc;
+ * with app->simulcast three video SSRCs in an a=ssrc-group:SIM), after
+ * making its transport (controlling) and drawing its SSRCs, sequence
+ * numbers and picture ids. Transfer full, or NULL after fail(). */
+char *load_publish_offer(session *s);
+
+/* Applies the server's answer SDP to the publisher S's transport. */
+void load_apply_publish_answer(session *s, const char *sdp);
+
+/* The publisher S's transport is connected: prints the "publishing" line,
+ * starts its media with a key frame on every layer, and starts the
+ * subscribers' joins once every publisher is there. */
+void load_publisher_connected(session *s);
+
+/* One RTCP packet from the server to the publisher S: a PLI or FIR asks
+ * the layer it names for a key frame (dropped within app->keyframe_min_ms
+ * of the last one honoured on that layer); other packets are ignored. */
+void load_publisher_rtcp(session *s, const tb_rtcp_packet *pkt);
+
+/* Timer (every PUB_TICK_MS): each connected publisher of APP sends every
+ * frame due since its media started; a late tick catches up. */
+gboolean load_publish_tick(gpointer app);
+
+#define PUB_TICK_MS 5
 
 /* ---- load-janus.c: Janus VideoRoom API over WebSocket ("janus-protocol") ---- */
 

@@ -30,20 +30,13 @@
  * key frame. The last one is the "join time": the first frame the
  * subscriber could decode, less the decoder's own few milliseconds.
  *
- * With --publish-kbps N it also runs one synthetic publisher (joined first,
- * as a mentor): a hand-made sendonly offer (VP8 + Opus, a=ssrc, the
- * mid, abs-send-time and audio-level extensions; packets carry the last
- * two, as Chrome's do once the mid is known) and packets
- * shaped like a real encoder's at N kbit/s: Opus 20 ms frames of 160
- * octets, VP8 frames at 30 fps cut into equal packets of at most 1200
- * octets, payloads of arbitrary bytes behind a valid VP8 descriptor and
- * frame tag. Key frames go out as Chrome sends them: one at the start,
- * then only on PLI/FIR, and a request that comes within 300 ms of the last
- * one honoured is dropped, not deferred (libwebrtc's EncoderRtcpFeedback,
- * kMinKeyframeSendIntervalMs); a key frame is 4 average frames.
- * The server never decodes, so this costs it what a browser's stream
- * costs, at a bit rate that test content (tribu-client's test pattern)
- * does not reach.
+ * With --publish-kbps N it also runs a synthetic publisher (joined first,
+ * as a mentor) that sends packets shaped like a browser's at N kbit/s
+ * (load-publisher.c). With --publishers P there are P of them, all joined
+ * before the subscribers (a workshop; the first is the mentor), with
+ * --simulcast three video layers each, and with --speakers S only the first
+ * S talk (the others send Opus DTX). The "publishing" line comes when a
+ * publisher's media starts.
  *
  * Output (stdout, one JSON object per line): a "snapshot" line on SIGUSR1
  * (cumulative totals, for a driver that measures a window), and a "final"
@@ -77,24 +70,6 @@
 #define RTCP_CAP    (1500 + TB_SRTP_MAX_TRAILER)
 #define TOKEN_TTL_S (6 * 3600)
 #define SUB_ID_BASE (1 << 20) /* --participant: request ids of the subscribe side */
-
-/* Synthetic publisher (the PTs and ids are its own; the server remaps). */
-#define PUB_VIDEO_PT        96
-#define PUB_AUDIO_PT        111
-#define PUB_EXT_MID         1
-#define PUB_EXT_ABS_SEND    2
-#define PUB_EXT_AUDIO_LEVEL 3
-#define PUB_FPS             30
-#define PUB_MAX_PACKET      1200 /* RTP packet, like rtpvp8pay mtu=1200 */
-#define PUB_OPUS_OCTETS     160  /* 64 kbit/s in 20 ms frames */
-#define PUB_KEYFRAME_SCALE  4    /* a key frame is this many average frames */
-#define PUB_KEYFRAME_MIN_MS 300  /* libwebrtc's kMinKeyframeSendIntervalMs */
-#define PUB_TICK_MS         5
-
-static double ms_since(int64_t from, int64_t to)
-{
-	return from && to ? (double)(to - from) / 1000.0 : -1.0;
-}
 
 void fail(session *s, const char *fmt, ...)
 {
@@ -277,26 +252,9 @@ static void on_rtcp(void *user_data, uint8_t *buf, size_t len)
 
 	tb_rtcp_iter_init(&iter, buf, len);
 	while (tb_rtcp_iter_next(&iter, &pkt)) {
-		tb_rtcp_fb fb;
-
-		if (s->publisher) {
-			if (tb_rtcp_parse_pli(&pkt, &fb) == 0 ||
-			    tb_rtcp_parse_fir(&pkt, &fb) == 0) {
-				int64_t now = now_us();
-
-				s->keyframe_requests++;
-				if (s->t_last_request &&
-				    now - s->t_last_request <
-					    (int64_t)s->app->keyframe_min_ms * 1000) {
-					s->requests_dropped++;
-					continue;
-				}
-				s->t_last_request = now;
-				s->want_keyframe = true;
-			}
-			continue;
-		}
-		if (tb_rtcp_parse_sr(&pkt, &sr) == 0) {
+		if (s->publisher)
+			load_publisher_rtcp(s, &pkt);
+		else if (tb_rtcp_parse_sr(&pkt, &sr) == 0) {
 			for (size_t i = 0; i < s->n_streams; i++)
 				if (s->streams[i].ssrc == sr.info.ssrc)
 					tb_rtcp_rx_stats_sr_received(
@@ -326,14 +284,8 @@ static void on_state(void *user_data, tb_transport_state state, const char *reas
 	if (state == TB_TRANSPORT_CONNECTED && !s->t_connected) {
 		s->t_connected = now_us();
 		s->srtp_profile = tb_transport_srtp_profile(s->transport);
-		if (s->publisher) {
-			print_line(json_pack("{s:f}", "connected_ms",
-					     ms_since(s->t_join_sent, s->t_connected)),
-				   "publishing");
-			s->t_media_start = s->t_connected;
-			s->want_keyframe = true;
-			start_joins(s->app);
-		}
+		if (s->publisher)
+			load_publisher_connected(s);
 	} else if (state == TB_TRANSPORT_FAILED) {
 		fail(s, "transport failed: %s", reason ? reason : "?");
 	}
@@ -345,6 +297,18 @@ static const tb_transport_callbacks transport_callbacks = {
 	.rtp = on_rtp,
 	.rtcp = on_rtcp,
 };
+
+tb_transport *load_transport_new(session *s, bool controlling, const char *name, GError **error)
+{
+	static const char *const addresses[] = {"127.0.0.1", NULL};
+	tb_ice_config ice = {
+		.local_addresses = addresses,
+		.controlling = controlling,
+	};
+
+	return tb_transport_new(g_main_context_default(), s->app->identity, &ice, name,
+				&transport_callbacks, s, error);
+}
 
 /* One receiver report per subscriber, about every source it receives. */
 static gboolean rtcp_tick(gpointer data)
@@ -375,8 +339,7 @@ static gboolean rtcp_tick(gpointer data)
 
 /* ---- the answer ---- */
 
-static void add_attr(GstSDPMedia *m, const char *key, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void add_attr(GstSDPMedia *m, const char *key, const char *fmt, ...)
+void add_attr(GstSDPMedia *m, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	char *value;
@@ -513,16 +476,10 @@ char *load_answer_offer(session *s, const char *sdp, bool controlling)
 	}
 	remember_offered(s, offer);
 	if (!s->transport) {
-		static const char *const addresses[] = {"127.0.0.1", NULL};
-		tb_ice_config ice = {
-			.local_addresses = addresses,
-			.controlling = controlling,
-		};
 		char name[32];
 
 		g_snprintf(name, sizeof(name), "load/%u", s->index);
-		s->transport = tb_transport_new(g_main_context_default(), app->identity, &ice, name,
-						&transport_callbacks, s, &error);
+		s->transport = load_transport_new(s, controlling, name, &error);
 		if (!s->transport) {
 			fail(s, "transport: %s", error->message);
 			goto out;
@@ -578,8 +535,8 @@ static void handle_offer(session *s, json_t *data)
 		fail(s, "subscriber-offer without a version");
 		return;
 	}
-	/* we play the browser; the server is controlled */
-	answer = load_answer_offer(s, json_string_value(json_object_get(data, "sdp")), true);
+	/* we answer as a browser does: the offerer (tribud) controls ICE */
+	answer = load_answer_offer(s, json_string_value(json_object_get(data, "sdp")), false);
 	if (!answer)
 		return;
 	send_request(s, "subscriber-answer",
@@ -607,233 +564,7 @@ void load_add_remote_candidate(session *s, const char *line)
 	tb_transport_add_remote_candidate(s->transport, line);
 }
 
-/* ---- synthetic publisher ---- */
-
-/* Writes the RTP header and a one-byte-form extension block with
- * abs-send-time (and the audio level for audio); returns its length. */
-static size_t write_header(uint8_t *buf, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-			   uint32_t ssrc, bool audio, int64_t now)
-{
-	uint32_t ast = tb_rtp_abs_send_time_from_us((uint64_t)now);
-	size_t n = 12;
-
-	buf[0] = 0x90; /* V=2, X=1 */
-	buf[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
-	buf[2] = (uint8_t)(seq >> 8);
-	buf[3] = (uint8_t)seq;
-	buf[4] = (uint8_t)(ts >> 24);
-	buf[5] = (uint8_t)(ts >> 16);
-	buf[6] = (uint8_t)(ts >> 8);
-	buf[7] = (uint8_t)ts;
-	buf[8] = (uint8_t)(ssrc >> 24);
-	buf[9] = (uint8_t)(ssrc >> 16);
-	buf[10] = (uint8_t)(ssrc >> 8);
-	buf[11] = (uint8_t)ssrc;
-	buf[n++] = 0xBE;
-	buf[n++] = 0xDE;
-	buf[n++] = 0;
-	buf[n++] = audio ? 2 : 1; /* length in 32-bit words */
-	buf[n++] = (uint8_t)(PUB_EXT_ABS_SEND << 4 | 2);
-	buf[n++] = (uint8_t)(ast >> 16);
-	buf[n++] = (uint8_t)(ast >> 8);
-	buf[n++] = (uint8_t)ast;
-	if (audio) {
-		buf[n++] = (uint8_t)(PUB_EXT_AUDIO_LEVEL << 4 | 0);
-		buf[n++] = 0x80 | 30; /* voice, -30 dBov */
-		buf[n++] = 0;
-		buf[n++] = 0;
-	}
-	return n;
-}
-
-static void send_packet(session *s, uint8_t *buf, size_t len, size_t cap)
-{
-	if (tb_transport_send_rtp(s->transport, buf, len, cap) == 0) {
-		s->sent_packets++;
-		s->sent_bytes += len;
-	}
-}
-
-static void fill(uint8_t *p, size_t n, uint32_t seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 1103515245u + 12345u;
-		p[i] = (uint8_t)(seed >> 16);
-	}
-}
-
-/* One VP8 frame of SIZE payload octets in equal packets. */
-static void send_video_frame(session *s, size_t size, bool key, uint32_t ts, int64_t now)
-{
-	enum { DESC = 4 }; /* X=1, I=1, 15-bit picture id */
-	const size_t room = PUB_MAX_PACKET - (12 + 8) - DESC;
-	size_t n = (size + room - 1) / room;
-	uint8_t buf[PUB_MAX_PACKET + TB_SRTP_MAX_TRAILER];
-
-	for (size_t i = 0; i < n; i++) {
-		size_t chunk = size / n + (i < size % n ? 1 : 0);
-		size_t h = write_header(buf, PUB_VIDEO_PT, i == n - 1, s->video_seq++, ts,
-					s->video_ssrc, false, now);
-		uint8_t *d = buf + h;
-
-		d[0] = (uint8_t)(0x80 | (i == 0 ? 0x10 : 0)); /* X, S on the first packet, PID 0 */
-		d[1] = 0x80;                                  /* I */
-		d[2] = (uint8_t)(0x80 | (s->picture_id >> 8));
-		d[3] = (uint8_t)s->picture_id;
-		fill(d + DESC, chunk, (uint32_t)(s->video_seq * 2654435761u));
-		if (i == 0) {
-			/* frame tag: P = 0 for a key frame; show_frame */
-			d[DESC] = (uint8_t)(0x10 | (key ? 0 : 1));
-			if (key && chunk >= 10) {
-				static const uint8_t start[7] = {0x9d, 0x01, 0x2a, 0x80,
-								 0x02, 0x68, 0x01};
-				memcpy(d + DESC + 3, start, sizeof(start)); /* 640x360 */
-			}
-		}
-		send_packet(s, buf, h + DESC + chunk, sizeof(buf));
-	}
-	s->picture_id = (uint16_t)((s->picture_id + 1) & 0x7fff);
-}
-
-static void send_audio_frame(session *s, uint32_t ts, int64_t now)
-{
-	uint8_t buf[256 + TB_SRTP_MAX_TRAILER];
-	size_t h = write_header(buf, PUB_AUDIO_PT, false, s->audio_seq++, ts, s->audio_ssrc, true,
-				now);
-
-	fill(buf + h, PUB_OPUS_OCTETS, s->audio_seq);
-	buf[h] = 0x78; /* TOC: SILK+CELT 20 ms, stereo off, one frame */
-	send_packet(s, buf, h + PUB_OPUS_OCTETS, sizeof(buf));
-}
-
-/* Sends every frame due since the media started; a late tick catches up. */
-static gboolean publish_tick(gpointer data)
-{
-	load *app = data;
-	session *s = app->pub;
-	int64_t now = now_us(), elapsed;
-	/* Opus: 8 octets of RTP+ext overhead per frame counted in the budget. */
-	double audio_bps = (PUB_OPUS_OCTETS + 12 + 8) * 8.0 * 50;
-	double video_bps = MAX(app->publish_kbps * 1000.0 - audio_bps, 50000.0);
-	size_t average = (size_t)(video_bps / 8 / PUB_FPS);
-
-	if (!s->t_media_start || tb_transport_get_state(s->transport) != TB_TRANSPORT_CONNECTED)
-		return G_SOURCE_CONTINUE;
-	elapsed = now - s->t_media_start;
-	while ((int64_t)s->audio_frames * 20000 <= elapsed) {
-		send_audio_frame(s, s->audio_ts0 + (uint32_t)(s->audio_frames * 960), now);
-		s->audio_frames++;
-	}
-	while ((int64_t)s->frames * 1000000 / PUB_FPS <= elapsed) {
-		bool key = s->want_keyframe;
-		size_t size = key ? average * PUB_KEYFRAME_SCALE : average;
-
-		if (key) {
-			s->keyframes++;
-			s->want_keyframe = false;
-		}
-		send_video_frame(s, size, key,
-				 s->video_ts0 + (uint32_t)(s->frames * 90000 / PUB_FPS), now);
-		s->frames++;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-/* The sendonly offer: video then audio, bundled, with a=ssrc. */
-static char *build_publish_offer(session *s, const char *ufrag, const char *pwd,
-				 const char *fingerprint)
-{
-	GstSDPMessage *msg = NULL;
-	char *text;
-
-	gst_sdp_message_new(&msg);
-	gst_sdp_message_set_version(msg, "0");
-	gst_sdp_message_set_origin(msg, "-", "4611686018427388", "1", "IN", "IP4", "127.0.0.1");
-	gst_sdp_message_set_session_name(msg, "-");
-	gst_sdp_message_add_time(msg, "0", "0", NULL);
-	gst_sdp_message_add_attribute(msg, "group", "BUNDLE 0 1");
-	gst_sdp_message_add_attribute(msg, "ice-options", "trickle");
-	gst_sdp_message_add_attribute(msg, "msid-semantic", "WMS load");
-	for (int i = 0; i < 2; i++) {
-		bool audio = i == 1;
-		unsigned pt = audio ? PUB_AUDIO_PT : PUB_VIDEO_PT;
-		uint32_t ssrc = audio ? s->audio_ssrc : s->video_ssrc;
-		GstSDPMedia *m = NULL;
-		char fmt[8];
-
-		g_snprintf(fmt, sizeof(fmt), "%u", pt);
-		gst_sdp_media_new(&m);
-		gst_sdp_media_set_media(m, audio ? "audio" : "video");
-		gst_sdp_media_set_port_info(m, 9, 0);
-		gst_sdp_media_set_proto(m, "UDP/TLS/RTP/SAVPF");
-		gst_sdp_media_add_format(m, fmt);
-		gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
-		gst_sdp_media_add_attribute(m, "ice-ufrag", ufrag);
-		gst_sdp_media_add_attribute(m, "ice-pwd", pwd);
-		add_attr(m, "fingerprint", "sha-256 %s", fingerprint);
-		gst_sdp_media_add_attribute(m, "setup", "actpass");
-		gst_sdp_media_add_attribute(m, "mid", audio ? "1" : "0");
-		add_attr(m, "extmap", "%d %s", PUB_EXT_MID, TB_SDP_EXT_URI_MID);
-		add_attr(m, "extmap", "%d %s", PUB_EXT_ABS_SEND, TB_SDP_EXT_URI_ABS_SEND_TIME);
-		if (audio)
-			add_attr(m, "extmap", "%d %s", PUB_EXT_AUDIO_LEVEL,
-				 TB_SDP_EXT_URI_AUDIO_LEVEL);
-		gst_sdp_media_add_attribute(m, "sendonly", NULL);
-		add_attr(m, "msid", "load %s", audio ? "audio0" : "video0");
-		gst_sdp_media_add_attribute(m, "rtcp-mux", NULL);
-		gst_sdp_media_add_attribute(m, "rtcp-rsize", NULL);
-		if (audio) {
-			add_attr(m, "rtpmap", "%u opus/48000/2", pt);
-			add_attr(m, "fmtp", "%u minptime=10;useinbandfec=1", pt);
-		} else {
-			add_attr(m, "rtpmap", "%u VP8/90000", pt);
-			add_attr(m, "rtcp-fb", "%u nack", pt);
-			add_attr(m, "rtcp-fb", "%u nack pli", pt);
-			add_attr(m, "rtcp-fb", "%u ccm fir", pt);
-			add_attr(m, "rtcp-fb", "%u goog-remb", pt);
-		}
-		add_attr(m, "ssrc", "%u cname:load", ssrc);
-		add_attr(m, "ssrc", "%u msid:load %s", ssrc, audio ? "audio0" : "video0");
-		gst_sdp_message_add_media(msg, m);
-		gst_sdp_media_free(m);
-	}
-	text = gst_sdp_message_as_text(msg);
-	gst_sdp_message_free(msg);
-	return text;
-}
-
-char *load_publish_offer(session *s)
-{
-	load *app = s->app;
-	static const char *const addresses[] = {"127.0.0.1", NULL};
-	tb_ice_config ice = {.local_addresses = addresses, .controlling = true};
-	GError *error = NULL;
-	char *ufrag = NULL, *pwd = NULL, *offer = NULL;
-
-	s->video_ssrc = g_random_int() | 1u;
-	s->audio_ssrc = s->video_ssrc + 2;
-	s->video_seq = (uint16_t)g_random_int();
-	s->audio_seq = (uint16_t)g_random_int();
-	s->picture_id = (uint16_t)(g_random_int() & 0x7fff);
-	s->video_ts0 = g_random_int();
-	s->audio_ts0 = g_random_int();
-	s->transport = tb_transport_new(g_main_context_default(), app->identity, &ice, "load/pub",
-					&transport_callbacks, s, &error);
-	if (!s->transport) {
-		fail(s, "transport: %s", error->message);
-		goto out;
-	}
-	if (tb_transport_local_credentials(s->transport, &ufrag, &pwd) < 0) {
-		fail(s, "no local ICE credentials");
-		goto out;
-	}
-	offer = build_publish_offer(s, ufrag, pwd, tb_dtls_identity_fingerprint(app->identity));
-out:
-	g_clear_error(&error);
-	g_free(ufrag);
-	g_free(pwd);
-	return offer;
-}
+/* ---- synthetic publishers (load-publisher.c does the media) ---- */
 
 /* tribud: "publish" {sdp, tracks}; the answer comes in the response. */
 static void start_publish(session *s)
@@ -847,39 +578,6 @@ static void start_publish(session *s)
 					       "tracks", "mid", "0", "source", "camera", "mid", "1",
 					       "source", "mic"));
 	g_free(offer);
-}
-
-void load_apply_publish_answer(session *s, const char *sdp)
-{
-	tb_sdp_desc *answer = NULL;
-	GError *error = NULL;
-	int rc;
-
-	s->t_offer = now_us();
-	if (tb_sdp_parse(sdp, &answer, &error) < 0) {
-		fail(s, "bad publish answer: %s", error->message);
-		goto out;
-	}
-	/* The server answering "active" is the DTLS client. */
-	rc = tb_transport_set_remote(s->transport, answer->ice_ufrag, answer->ice_pwd,
-				     answer->fingerprint_alg, answer->fingerprint,
-				     answer->setup == TB_SDP_SETUP_ACTIVE ? TB_DTLS_SERVER
-									  : TB_DTLS_CLIENT);
-	if (rc < 0) {
-		fail(s, "set_remote: %s", tb_strerror(rc));
-		goto out;
-	}
-	for (size_t i = 0; i < answer->n_sections; i++)
-		for (size_t c = 0; c < answer->sections[i].n_candidates; c++)
-			tb_transport_add_remote_candidate(s->transport,
-							  answer->sections[i].candidates[c]);
-	for (guint i = 0; i < s->remote_candidates->len; i++)
-		tb_transport_add_remote_candidate(s->transport, s->remote_candidates->pdata[i]);
-	g_ptr_array_set_size(s->remote_candidates, 0);
-	load_release_candidates(s);
-out:
-	g_clear_error(&error);
-	tb_sdp_desc_free(answer);
 }
 
 /* ---- signaling in ---- */
@@ -941,8 +639,8 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *messag
 	event = json_string_value(json_object_get(msg, "event"));
 	if (event) {
 		json_t *data = json_object_get(msg, "data");
-		if (strcmp(event, "subscriber-offer") == 0)
-			handle_offer(s, data);
+		if (strcmp(event, "subscriber-offer") == 0 && !s->publisher)
+			handle_offer(s, data); /* publishers only publish */
 		else if (strcmp(event, "candidate") == 0)
 			handle_remote_candidate(s, data);
 		else if (strcmp(event, "removed") == 0)
@@ -996,7 +694,9 @@ static void on_ws_connected(GObject *source, GAsyncResult *result, gpointer user
 		janus_connected(s);
 		return;
 	}
-	token = mint_token(s->app, s->user, s->publisher ? "mentor" : "student");
+	/* the first publisher is the room's mentor */
+	token = mint_token(s->app, s->user,
+			   s->publisher && s->index == s->app->n ? "mentor" : "student");
 	s->t_join_sent = now_us();
 	if (s->app->participant && s->publisher && !s->app->janus) {
 		session *sub = &s->app->subs[0];
@@ -1010,8 +710,12 @@ static void on_ws_connected(GObject *source, GAsyncResult *result, gpointer user
 static void init_session(load *app, session *s)
 {
 	s->app = app;
-	s->user = s->publisher ? g_strdup_printf("%spublisher", app->name_prefix)
-			       : g_strdup_printf("%s%03u", app->name_prefix, s->index);
+	if (!s->publisher)
+		s->user = g_strdup_printf("%s%03u", app->name_prefix, s->index);
+	else if (s->index == app->n)
+		s->user = g_strdup_printf("%spublisher", app->name_prefix);
+	else
+		s->user = g_strdup_printf("%spublisher%03u", app->name_prefix, s->index - app->n);
 	s->local_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->remote_candidates = g_ptr_array_new_with_free_func(g_free);
 	s->rtcp_ssrc = g_random_int() | 1u;
@@ -1044,7 +748,7 @@ static gboolean start_next(gpointer data)
 	return app->started < app->n ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-/* Starts the subscribers' joins, once: at start-up, or when the synthetic
+/* Starts the subscribers' joins, once: at start-up, or when every synthetic
  * publisher's media flows, so that no join waits for a publisher. */
 void start_joins(load *app)
 {
@@ -1148,20 +852,28 @@ static gboolean on_usr2(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* SIGUSR1: our totals now; the synthetic publisher also asks the server
- * for its view of the publish PC (printed as a "server-stats" line when the
- * answer comes), so a driver can tell where a lost packet was lost. */
+/* SIGUSR1: our totals now, with what the synthetic publishers sent
+ * (pub_packets, pub_bytes: all of them). A single publisher on tribud also
+ * asks the server for its view of the publish PC (printed as a
+ * "server-stats" line when the answer comes), so a driver can tell where a
+ * lost packet was lost. */
 static gboolean on_snapshot(gpointer data)
 {
 	load *app = data;
 	json_t *obj = totals_json(app);
 
 	if (app->pub) {
-		json_object_set_new(obj, "pub_packets",
-				    json_integer((json_int_t)app->pub->sent_packets));
-		json_object_set_new(obj, "pub_bytes",
-				    json_integer((json_int_t)app->pub->sent_bytes));
-		if (!app->janus)
+		uint64_t packets = 0, bytes = 0;
+
+		for (unsigned i = 0; i < app->n_pubs; i++) {
+			packets += app->pubs[i].sent_packets;
+			bytes += app->pubs[i].sent_bytes;
+		}
+		json_object_set_new(obj, "pub_packets", json_integer((json_int_t)packets));
+		json_object_set_new(obj, "pub_bytes", json_integer((json_int_t)bytes));
+		/* One publisher's server view: with several, the driver compares
+		 * totals instead. */
+		if (!app->janus && app->n_pubs == 1)
 			app->pub->stats_id = send_request(app->pub, "stats", json_object());
 	}
 	print_line(obj, "snapshot");
@@ -1206,7 +918,7 @@ static void print_final(load *app)
 	for (unsigned i = 0; i < app->started; i++)
 		json_array_append_new(subs, session_json(&app->subs[i]));
 	json_object_set_new(obj, "per_subscriber", subs);
-	if (app->pub) {
+	if (app->pub) { /* the first publisher's figures */
 		const session *p = app->pub;
 		json_object_set_new(
 			obj, "publisher",
@@ -1260,8 +972,8 @@ int main(int argc, char **argv)
 	int janus_feeds = 1;
 	char *secret_text = NULL;
 	int subscribers = 1, join_interval = 50, duration = 0, publish_kbps = 0;
-	int keyframe_min_ms = PUB_KEYFRAME_MIN_MS;
-	gboolean verbose = FALSE, participant = FALSE, on_usr2_opt = FALSE;
+	int keyframe_min_ms = PUB_KEYFRAME_MIN_MS, publishers = 1, speakers = -1;
+	gboolean verbose = FALSE, participant = FALSE, on_usr2_opt = FALSE, simulcast = FALSE;
 	GError *error = NULL;
 	GOptionContext *ctx;
 	GOptionEntry entries[] = {
@@ -1290,12 +1002,21 @@ int main(int argc, char **argv)
 		 "Synthetic publisher: drop a key frame request that comes within this many ms "
 		 "of the last one honoured (default 300, as libwebrtc; 0: honour every one)",
 		 "MS"},
+		{"publishers", 0, 0, G_OPTION_ARG_INT, &publishers,
+		 "Synthetic publishers with --publish-kbps, all joined before the subscribers "
+		 "(default 1); tribud only",
+		 "P"},
+		{"simulcast", 0, 0, G_OPTION_ARG_NONE, &simulcast,
+		 "Publishers send three simulcast layers (a=ssrc-group:SIM); tribud only", NULL},
+		{"speakers", 0, 0, G_OPTION_ARG_INT, &speakers,
+		 "Publishers that talk; the others send Opus DTX (default: all)", "S"},
 		{"join-interval-ms", 0, 0, G_OPTION_ARG_INT, &join_interval,
 		 "Delay between two joins (default 50)", "MS"},
 		{"duration", 0, 0, G_OPTION_ARG_INT, &duration,
 		 "Seconds to run, 0: until SIGINT/SIGTERM (default 0)", "S"},
 		{"name-prefix", 0, 0, G_OPTION_ARG_STRING, &app.name_prefix,
-		 "User ids are PREFIX000.., the publisher's PREFIXpublisher (default load-)",
+		 "User ids are PREFIX000.., the publishers' PREFIXpublisher, PREFIXpublisher001.. "
+		 "(default load-)",
 		 "PREFIX"},
 		{"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
 		 "tribu log filter for the media code (default warn)", "SPEC"},
@@ -1331,10 +1052,16 @@ int main(int argc, char **argv)
 	if (!app.url || !secret_file || !app.room || subscribers < 0 || subscribers > 1000 ||
 	    janus_feeds < 1 || janus_feeds > MAX_STREAMS / 2 || janus_room <= 0 ||
 	    janus_feed <= 0 || (subscribers == 0 && publish_kbps <= 0) || publish_kbps < 0 ||
-	    publish_kbps > 50000 || join_interval < 0 || duration < 0) {
+	    publish_kbps > 50000 || join_interval < 0 || duration < 0 || publishers < 1 ||
+	    publishers > 200 || speakers < -1) {
 		fprintf(stderr, "tribu-load: --url, --secret-file and --room are required; "
 				"0 <= --subscribers <= 1000 (0 only with --publish-kbps); "
-				"--publish-kbps <= 50000\n");
+				"--publish-kbps <= 50000; 1 <= --publishers <= 200\n");
+		return 2;
+	}
+	if ((publishers > 1 || simulcast) && (app.janus || participant)) {
+		fprintf(stderr, "tribu-load: --publishers and --simulcast are for tribud, "
+				"without --participant\n");
 		return 2;
 	}
 	if (!g_file_get_contents(secret_file, &secret_text, NULL, &error)) {
@@ -1353,6 +1080,8 @@ int main(int argc, char **argv)
 	app.subscribe_on_usr2 = on_usr2_opt;
 	app.n = (unsigned)subscribers;
 	app.publish_kbps = (unsigned)publish_kbps;
+	app.simulcast = simulcast;
+	app.speakers = speakers < 0 ? (unsigned)publishers : (unsigned)speakers;
 	app.join_interval_ms = (unsigned)join_interval;
 	app.duration_s = (unsigned)duration;
 	app.verbose = verbose;
@@ -1395,11 +1124,15 @@ int main(int argc, char **argv)
 		app.joins_started = true;
 	}
 	if (app.publish_kbps) {
-		app.pub = g_new0(session, 1);
-		app.pub->publisher = true;
-		app.pub->index = app.n;
-		start_session(&app, app.pub);
-		g_timeout_add(PUB_TICK_MS, publish_tick, &app);
+		app.n_pubs = (unsigned)publishers;
+		app.pubs = g_new0(session, app.n_pubs);
+		app.pub = &app.pubs[0];
+		for (unsigned i = 0; i < app.n_pubs; i++) {
+			app.pubs[i].publisher = true;
+			app.pubs[i].index = app.n + i;
+			start_session(&app, &app.pubs[i]);
+		}
+		g_timeout_add(PUB_TICK_MS, load_publish_tick, &app);
 	} else {
 		start_joins(&app);
 	}
@@ -1409,9 +1142,9 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 0; i < app.started; i++)
 		session_clear(&app.subs[i]);
-	if (app.pub)
-		session_clear(app.pub);
-	g_free(app.pub);
+	for (unsigned i = 0; i < app.n_pubs; i++)
+		session_clear(&app.pubs[i]);
+	g_free(app.pubs);
 	g_free(app.subs);
 	g_object_unref(app.session);
 	g_main_loop_unref(app.loop);

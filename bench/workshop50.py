@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """workshop50.py — a workshop of N participants (default 50) on one tribud, loopback only.
 
-Every participant publishes audio and simulcast video (workshop-load's synthetic
+Every participant publishes audio and simulcast video (tribu-load's synthetic
 publishers: Opus + VP8 in three layers, a=ssrc-group:SIM; two of them talk, the
 others send Opus DTX as a silent browser does) and receives the room as the
 workshop policy sends it (audio of everyone, camera video of the last-N =
-`--last-n` most recent speakers, the low layer for tiles). workshop-load runs the
+`--last-n` most recent speakers, the low layer for tiles). tribu-load runs the
 two halves of each participant as two sessions: N publish-only participants,
 then N subscribe-only ones (so the room holds 2N participants and tribud does a
 workshop of N's forwarding: each subscriber gets N audio tracks and last-N
@@ -141,7 +141,7 @@ def run(args):
                 f'[rooms]\nworkshop_capacity = {2 * n + 2}\nlast_n = {args.last_n}\n\n'
                 f'[server]\nmax_connections_per_address = {2 * n + 50}\n')
     tribud = os.path.join(args.build, 'server', 'tribud')
-    load = os.path.join(args.build, 'bench', 'workshop-load')
+    load = os.path.join(args.build, 'bench', 'tribu-load')
     procs = []
     try:
         server = subprocess.Popen([tribud, '--config', conf, '--data-dir', data, '--listen',
@@ -262,7 +262,7 @@ def main():
     if links != ['lo']:
         die(f'expected loopback only in the namespace, found {links}')
     for path in (os.path.join(args.build, 'server', 'tribud'),
-                 os.path.join(args.build, 'bench', 'workshop-load')):
+                 os.path.join(args.build, 'bench', 'tribu-load')):
         if not os.access(path, os.X_OK):
             die(f'{path} missing: meson configure {args.build} -Dbench=true && ninja -C {args.build}')
     row = run(args)

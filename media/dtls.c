@@ -68,6 +68,12 @@
 static gint warn_second;
 static gint warn_count;
 
+/* Failed handshakes since start, for /metrics (tb_dtls_global_totals):
+ * one update per failure, never per packet. */
+static uint64_t total_fingerprint_mismatches;
+static uint64_t total_timeouts;
+static uint64_t total_other_failures;
+
 static bool warning_allowed(void)
 {
 	gint now = (gint)(g_get_monotonic_time() / G_USEC_PER_SEC);
@@ -247,6 +253,14 @@ void tb_dtls_identity_unref(tb_dtls_identity *identity)
 		identity_free(identity);
 }
 
+void tb_dtls_global_totals(tb_dtls_totals *out)
+{
+	out->fingerprint_mismatches =
+		__atomic_load_n(&total_fingerprint_mismatches, __ATOMIC_RELAXED);
+	out->timeouts = __atomic_load_n(&total_timeouts, __ATOMIC_RELAXED);
+	out->other_failures = __atomic_load_n(&total_other_failures, __ATOMIC_RELAXED);
+}
+
 const char *tb_dtls_identity_fingerprint(const tb_dtls_identity *identity)
 {
 	g_return_val_if_fail(identity != NULL, NULL);
@@ -414,6 +428,12 @@ static void fail(tb_dtls *d, const char *reason)
 	stop_timer(d);
 	/* A peer closing is routine; anything else is worth a (rate-limited)
 	 * warning. */
+	if (strcmp(reason, "fingerprint mismatch") == 0)
+		__atomic_fetch_add(&total_fingerprint_mismatches, 1, __ATOMIC_RELAXED);
+	else if (strcmp(reason, "handshake timeout") == 0)
+		__atomic_fetch_add(&total_timeouts, 1, __ATOMIC_RELAXED);
+	else if (strcmp(reason, "closed by peer") != 0)
+		__atomic_fetch_add(&total_other_failures, 1, __ATOMIC_RELAXED);
 	if (strcmp(reason, "closed by peer") == 0)
 		TB_DEBUG(LOG_CAT, "[%s] DTLS closed by peer", d->label);
 	else if (warning_allowed())

@@ -145,6 +145,20 @@ void tb_dtls_set_log_label(tb_dtls *d, const char *label);
 void tb_dtls_set_timeouts(tb_dtls *d, unsigned initial_retransmit_ms,
 			  unsigned handshake_timeout_ms);
 
+/* Handshakes that failed since start, in every thread: the peer's
+ * certificate did not match its SDP fingerprint (refused after the
+ * handshake, with a close_notify), no handshake within the limit, or any
+ * other failure (an alert, a protocol error). A peer closing is not
+ * counted. */
+typedef struct tb_dtls_totals {
+	uint64_t fingerprint_mismatches;
+	uint64_t timeouts;
+	uint64_t other_failures;
+} tb_dtls_totals;
+
+/* Fills *OUT with the totals above. Any thread. */
+void tb_dtls_global_totals(tb_dtls_totals *out);
+
 /* Tests and interop, before tb_dtls_start(): replaces the use_srtp profile
  * list (OpenSSL syntax, "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM"; the
  * server's order wins). Returns 0, TB_EINVAL if started or if OpenSSL

@@ -4,23 +4,46 @@
  * context so every libnice timer and socket source runs on the worker thread,
  * with received datagrams handed over by nice_agent_attach_recv() straight
  * from libnice's receive buffer (no copy). Options:
- *   - RFC 5245/8445 full ICE, controlled; ICE-TCP and UPnP off;
+ *   - RFC 5245/8445 full ICE; the offerer controls (RFC 8445 6.1.1): the
+ *     client on a publish PC, tribud on a subscribe PC. ICE-TCP, UPnP off;
  *   - ICE_TRICKLE: candidates trickle, checks start with the first pair;
- *   - CONSENT_FRESHNESS (RFC 7675): a binding request on the selected pair
- *     every 4-6 s; no answer for libnice's consent timeout → libnice FAILED,
- *     which we report. That timeout is compiled into libnice: 10 s in 0.1.21
- *     (Debian 12), RFC 7675's 30 s from 0.1.22 on; once it expires libnice
- *     refuses to send on the pair, so reporting later would only hide it.
- *     Browsers answer these checks and send their own, which libnice answers;
- *   - REGULAR_NOMINATION: as the controlled agent we follow the browser's
- *     USE-CANDIDATE either way; the flag matters only if a role conflict makes
- *     us controlling, and then regular nomination is what RFC 8445 keeps.
+ *   - REGULAR_NOMINATION, the one RFC 8445 keeps: as controlling agent a
+ *     successful check, then a second one with USE-CANDIDATE;
+ *   - Ta (libnice's "stun-pacing-timer") 5 ms, the least RFC 8445 allows,
+ *     instead of libnice's 20: the two checks of a regular nomination are
+ *     paced by it, so a subscriber connects ~45 ms sooner (bench/compare.py:
+ *     join p50 ~75 ms -> ~30 ms on loopback). A server has one or two
+ *     candidates per family, so the checks stay few.
+ *
+ * Consent freshness (RFC 7675). libnice 0.1.21 (Debian 12) cannot do it as
+ * the RFC says: its CONSENT_FRESHNESS option sends one check every 4-6 s,
+ * never retransmitted, and revokes consent for good 10 s after the last
+ * answer (the timeout is compiled in; 30 s from 0.1.22 on), so one or two
+ * checks lost to ordinary 5 % loss ended a call. Its public API shows neither
+ * the answers nor lets us send checks of our own (it takes every STUN answer
+ * for itself and drops those it did not ask for). So consent is made of two
+ * parts here:
+ *   - libnice's "keepalive-conncheck" with CONSENT_FRESHNESS off: the same
+ *     binding request with ICE credentials on the selected pair every 4-6 s
+ *     (randomised), answered by browsers as consent checks; libnice fails the
+ *     component after 50 s without an answer, or at once on a 403 (consent
+ *     revoked by the peer). We report that FAILED;
+ *   - a peer-silence deadline of our own: a peer we keep sending to that has
+ *     sent nothing (no DTLS, RTP or RTCP; an RTP receiver must send RTCP) for
+ *     TB_ICE_CONSENT_TIMEOUT_MS (RFC 7675's 30 s) has gone: FAILED. A one-
+ *     second timer compares two counters the packet path bumps (no clock read,
+ *     no lock, nothing else per packet). A connection we send nothing on
+ *     (no one to forward) is left to libnice's 50 s.
+ * Either way consent is never lost before 30 s of silence, so losses and
+ * cuts shorter than that leave the call whole, and a peer that vanished is
+ * removed some 30-31 s after its last packet.
  *
  * What libnice does not do and this file does:
  *   - report FAILED for a trickle session: libnice 0.1.21 ignores the peer's
  *     end-of-candidates and fails a component whose current pairs all failed
  *     even though more candidates may come. We report FAILED while checking
  *     only after end-of-candidates, and otherwise at the connect timeout;
+ *   - the peer-silence deadline above;
  *   - queue remote candidates that arrive before the remote credentials;
  *   - filter remote candidates (TCP, mDNS, host names, other components);
  *   - rewrite host candidates to the public address (1:1 NAT): the candidate
@@ -45,6 +68,7 @@
 #define LOG_CAT           "media.ice"
 #define COMPONENT_ID      1
 #define DEFAULT_STUN_PORT 3478
+#define TA_MS             5 /* check pacing (see Options above) */
 /* Longest candidate line accepted (a browser's is about 150 octets). */
 #define MAX_CANDIDATE_LEN 1024
 
@@ -66,6 +90,14 @@ struct tb_ice {
 	unsigned connect_timeout_ms;
 	GSource *connect_timer; /* ref; armed while checking */
 
+	/* Peer silence: the packet path bumps the counters; the consent timer
+	 * (armed while connected) notes when they last moved. */
+	const tb_clock *clock;
+	GSource *consent_timer;    /* ref */
+	guint64 n_in, n_out;       /* datagrams received (not STUN) and sent */
+	guint64 seen_in, seen_out; /* their values at the last tick */
+	gint64 heard_us, sent_us;  /* when they were last seen moving */
+
 	tb_ice_state state;            /* what the owner was told */
 	NiceComponentState nice_state; /* what libnice said last */
 	bool checking;                 /* remote credentials set, no pair yet */
@@ -76,6 +108,7 @@ struct tb_ice {
 	char *remote_pwd;
 	GPtrArray *queued;   /* queued_candidate; NULL when empty */
 	unsigned n_remote;   /* remote candidates accepted this generation */
+	bool cap_logged;     /* the cap above was reached and said so */
 	bool remote_eoc;     /* the peer sent end-of-candidates */
 	bool remote_eoc_set; /* ... and libnice was told */
 
@@ -153,6 +186,14 @@ static void stop_connect_timer(tb_ice *ice)
 	g_clear_pointer(&ice->connect_timer, g_source_unref);
 }
 
+static void stop_consent_timer(tb_ice *ice)
+{
+	if (ice->consent_timer == NULL)
+		return;
+	g_source_destroy(ice->consent_timer);
+	g_clear_pointer(&ice->consent_timer, g_source_unref);
+}
+
 /* Tells the owner; returns false if it freed ICE meanwhile. */
 static bool report_state(tb_ice *ice, tb_ice_state state)
 {
@@ -172,6 +213,7 @@ static bool report_state(tb_ice *ice, tb_ice_state state)
 static bool fail(tb_ice *ice, const char *why)
 {
 	stop_connect_timer(ice);
+	stop_consent_timer(ice);
 	ice->checking = false;
 	TB_INFO(LOG_CAT, "[%s] failed: %s", ice->name, why);
 	return report_state(ice, TB_ICE_FAILED);
@@ -198,6 +240,51 @@ static void start_connect_timer(tb_ice *ice)
 	g_source_set_callback(source, on_connect_timeout, ice, NULL);
 	g_source_attach(source, ice->ctx);
 	ice->connect_timer = source;
+}
+
+/* ---- peer silence (consent, with libnice's checks: see the top) ---- */
+
+bool tb_ice_peer_silent(int64_t heard_us, int64_t sent_us, int64_t now_us)
+{
+	return sent_us > heard_us && now_us - heard_us >= (int64_t)TB_ICE_CONSENT_TIMEOUT_MS * 1000;
+}
+
+static gboolean on_consent_tick(gpointer user_data)
+{
+	tb_ice *ice = user_data;
+	gint64 now = tb_clock_mono_us(ice->clock);
+
+	if (ice->n_in != ice->seen_in) {
+		ice->seen_in = ice->n_in;
+		ice->heard_us = now;
+	}
+	if (ice->n_out != ice->seen_out) {
+		ice->seen_out = ice->n_out;
+		ice->sent_us = now;
+	}
+	if (!tb_ice_peer_silent(ice->heard_us, ice->sent_us, now))
+		return G_SOURCE_CONTINUE;
+	stop_consent_timer(ice); /* the context holds the source until we return */
+	fail(ice, "consent lost: nothing from the peer for 30 s while we sent to it");
+	return G_SOURCE_REMOVE;
+}
+
+/* Arms the consent timer on reaching CONNECTED (once: READY follows). */
+static void start_consent_timer(tb_ice *ice)
+{
+	GSource *source;
+
+	if (ice->consent_timer != NULL)
+		return;
+	ice->heard_us = ice->sent_us = tb_clock_mono_us(ice->clock);
+	ice->seen_in = ice->n_in;
+	ice->seen_out = ice->n_out;
+	/* Seconds: GLib wakes the worker once for all its connections. */
+	source = g_timeout_source_new_seconds(1);
+	g_source_set_static_name(source, "tb_ice consent");
+	g_source_set_callback(source, on_consent_tick, ice, NULL);
+	g_source_attach(source, ice->ctx);
+	ice->consent_timer = source;
 }
 
 /* ---- libnice signals (worker thread; emitted with the agent unlocked) ---- */
@@ -317,8 +404,10 @@ static void on_component_state(G_GNUC_UNUSED NiceAgent *agent, guint stream_id, 
 	case NICE_COMPONENT_STATE_READY:
 		ice->checking = false;
 		stop_connect_timer(ice);
-		if (ice->state != TB_ICE_FAILED)
+		if (ice->state != TB_ICE_FAILED) {
+			start_consent_timer(ice);
 			report_state(ice, TB_ICE_CONNECTED);
+		}
 		break;
 	case NICE_COMPONENT_STATE_FAILED:
 		if (ice->state == TB_ICE_FAILED)
@@ -328,9 +417,9 @@ static void on_component_state(G_GNUC_UNUSED NiceAgent *agent, guint stream_id, 
 			TB_DEBUG(LOG_CAT, "[%s] every pair failed so far; waiting", ice->name);
 			break;
 		}
-		fail(ice, ice->checking
-				  ? "every pair failed"
-				  : "consent lost (no answer to consent checks) or socket closed");
+		fail(ice, ice->checking ? "every pair failed"
+					: "consent lost: no answer to consent checks for 50 s, "
+					  "consent revoked by the peer, or socket closed");
 		break;
 	default:
 		break;
@@ -370,6 +459,7 @@ static void on_receive(G_GNUC_UNUSED NiceAgent *agent, G_GNUC_UNUSED guint strea
 
 	if (ice->closed || ice->cb.receive == NULL || len == 0)
 		return;
+	ice->n_in++;
 	hold(ice);
 	ice->cb.receive(ice->user_data, (uint8_t *)buf, len);
 	release(ice);
@@ -446,17 +536,19 @@ tb_ice *tb_ice_new(GMainContext *ctx, const tb_ice_config *config, const tb_ice_
 	ice->has_public_address = config->public_address &&
 				  parse_address(config->public_address, &ice->public_address);
 	ice->nice_state = NICE_COMPONENT_STATE_DISCONNECTED;
+	ice->clock = config->clock ? config->clock : tb_clock_default();
 
+	/* No CONSENT_FRESHNESS: see the top of this file. */
 	ice->agent = nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
 					 NICE_AGENT_OPTION_ICE_TRICKLE |
-						 NICE_AGENT_OPTION_CONSENT_FRESHNESS |
 						 NICE_AGENT_OPTION_REGULAR_NOMINATION);
 	if (ice->agent == NULL) {
 		g_set_error_literal(error, TB_ICE_ERROR, TB_EIO, "nice_agent_new_full failed");
 		goto fail;
 	}
 	g_object_set(ice->agent, "controlling-mode", (gboolean)config->controlling, "ice-tcp",
-		     FALSE, "upnp", FALSE, NULL);
+		     FALSE, "upnp", FALSE, "keepalive-conncheck", TRUE, "stun-pacing-timer",
+		     (guint)TA_MS, NULL);
 	nice_agent_set_software(ice->agent, "Tribu");
 	if (config->stun_host)
 		g_object_set(ice->agent, "stun-server", config->stun_host, "stun-server-port",
@@ -522,6 +614,7 @@ void tb_ice_close(tb_ice *ice)
 	ice->state = TB_ICE_CLOSED;
 	ice->checking = false;
 	stop_connect_timer(ice);
+	stop_consent_timer(ice);
 	g_clear_pointer(&ice->queued, g_ptr_array_unref);
 	if (ice->agent == NULL)
 		return;
@@ -888,6 +981,12 @@ int tb_ice_add_remote_candidate(tb_ice *ice, const char *candidate)
 	if (rc < 0 || parsed == NULL)
 		goto out;
 	if (ice->n_remote >= TB_ICE_MAX_REMOTE_CANDIDATES) {
+		/* Once per generation: a peer sending thousands must not
+		 * flood the log. */
+		if (!ice->cap_logged)
+			TB_INFO(LOG_CAT, "[%s] %d remote candidates: ignoring the rest", ice->name,
+				TB_ICE_MAX_REMOTE_CANDIDATES);
+		ice->cap_logged = true;
 		rc = TB_EFULL;
 		goto out;
 	}
@@ -950,6 +1049,7 @@ int tb_ice_send(tb_ice *ice, const uint8_t *buf, size_t len)
 	if (G_UNLIKELY(nice_agent_send(ice->agent, ice->stream_id, COMPONENT_ID, (guint)len,
 				       (const gchar *)buf) != (gint)len))
 		return TB_EIO;
+	ice->n_out++;
 	return 0;
 }
 
@@ -990,6 +1090,7 @@ int tb_ice_send_batch(tb_ice *ice, const tb_ice_datagram *datagrams, size_t n)
 		if ((guint)done < chunk)
 			break;
 	}
+	ice->n_out += sent;
 	return (int)sent;
 }
 
@@ -1014,6 +1115,7 @@ int tb_ice_restart(tb_ice *ice)
 	g_clear_pointer(&ice->remote_pwd, g_free);
 	g_clear_pointer(&ice->queued, g_ptr_array_unref);
 	ice->n_remote = 0;
+	ice->cap_logged = false;
 	ice->remote_eoc = false;
 	ice->remote_eoc_set = false;
 	ice->checking = false;

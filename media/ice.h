@@ -3,7 +3,10 @@
  * BUNDLE + rtcp-mux only, so a PeerConnection is one libnice stream with one
  * component, and DTLS, RTP and RTCP share it. The server runs full ICE
  * (RFC 8445) as the controlled agent; candidates trickle both ways
- * (RFC 8838); consent freshness (RFC 7675) notices a peer that went away.
+ * (RFC 8838); consent freshness (RFC 7675) notices a peer that went away:
+ * checks every 4-6 s, and FAILED only after 30 s without a word from a peer
+ * we send to (50 s without an answer to the checks when we send nothing,
+ * at once if the peer revokes consent); see ice.c for why two parts.
  * Host candidates come from the configured addresses; an optional public
  * address (1:1 NAT) replaces their IP in the candidates handed out; optional
  * STUN and TURN (UDP) servers add server-reflexive and relayed candidates.
@@ -54,6 +57,11 @@ const char *tb_ice_state_to_string(tb_ice_state state);
 #define TB_ICE_MAX_REMOTE_CANDIDATES 64
 /* Datagrams handed to libnice per call by tb_ice_send_batch(). */
 #define TB_ICE_BATCH_MAX 64
+/* A connected peer we send to and that sends nothing back for this long has
+ * lost consent (RFC 7675's 30 s). */
+#define TB_ICE_CONSENT_TIMEOUT_MS 30000
+
+struct tb_clock;
 
 /* Read only during tb_ice_new(); nothing in it is kept. Zero is the default
  * for every field. Addresses are numeric IPv4/IPv6 literals: nothing here
@@ -79,6 +87,9 @@ typedef struct tb_ice_config {
 	/* No pair within this time once remote credentials are set → FAILED.
 	 * 0: TB_ICE_DEFAULT_CONNECT_TIMEOUT_MS. */
 	unsigned connect_timeout_ms;
+	/* Monotonic time for the consent deadline (transfer none; must outlive
+	 * the tb_ice). NULL: tb_clock_default(). Tests inject one. */
+	const struct tb_clock *clock;
 	/* Log prefix, e.g. "room/participant/pub". NULL: "ice". */
 	const char *name;
 	/* Tests only: be the controlling agent (play the browser). The server
@@ -130,6 +141,12 @@ void tb_ice_close(tb_ice *ice);
 /* tb_ice_close(), then frees ICE (deferred to the end of the callback when
  * called from one). NULL is ignored. Worker thread, callbacks included. */
 void tb_ice_free(tb_ice *ice);
+
+/* The consent rule on its own (pure): true when the peer was last heard at
+ * HEARD_US, we sent to it later (SENT_US), and NOW_US is at least
+ * TB_ICE_CONSENT_TIMEOUT_MS past HEARD_US. Times in µs on one monotonic
+ * clock. Any thread. */
+bool tb_ice_peer_silent(int64_t heard_us, int64_t sent_us, int64_t now_us);
 
 /* Returns the current state. Worker thread. */
 tb_ice_state tb_ice_get_state(const tb_ice *ice);

@@ -43,9 +43,13 @@ void tb__router_request_keyframe(pub_track *track, int layer, bool force)
 	if (!l->ssrc)
 		return;
 	now = g_get_monotonic_time();
-	if (!force && now - l->last_pli_us < PLI_MIN_INTERVAL_US)
+	if (!force && now - l->last_pli_us < PLI_MIN_INTERVAL_US) {
+		if (!l->pli_pending_us)
+			l->pli_pending_us = now;
 		return;
+	}
 	l->last_pli_us = now;
+	l->pli_pending_us = 0;
 	track->plis++;
 	owner->router->totals.plis_sent++;
 	send_rtcp(owner->pub, buf, tb_rtcp_build_pli(buf, sizeof(buf), owner->rtcp_ssrc, l->ssrc));
@@ -110,7 +114,10 @@ static void forward_one(sub_track *sub, int layer, const uint8_t *buf, size_t le
 	case TB_REWRITE_DROP:
 		return;
 	case TB_REWRITE_WANT_KEYFRAME:
-		tb__router_request_keyframe(sub->source, layer, false);
+		/* A video that has not started: this packet is in the cache
+		 * already, at the end of the group replayed. */
+		if (!tb__router_replay_gop(sub, layer, now))
+			tb__router_request_keyframe(sub->source, layer, false);
 		return;
 	case TB_REWRITE_FORWARD:
 		break;
@@ -119,6 +126,51 @@ static void forward_one(sub_track *sub, int layer, const uint8_t *buf, size_t le
 	if (sub->rw.target != sub->rw.layer)
 		tb__router_request_keyframe(sub->source, sub->rw.target, false);
 	send_copy(sub, buf, len, hdr, seq, ts, false);
+}
+
+/* The cached packet of LAYER numbered SEQ (its header in *HDR), or NULL. */
+static const cached_packet *cached(const pub_layer *l, uint16_t seq, tb_rtp_header *hdr)
+{
+	const cached_packet *slot = &l->cache[seq % CACHE_SLOTS];
+
+	if (!slot->used || slot->seq != seq || tb_rtp_parse(slot->data, slot->len, hdr) < 0 ||
+	    hdr->ssrc != l->ssrc)
+		return NULL;
+	return slot;
+}
+
+bool tb__router_replay_gop(sub_track *sub, int layer, int64_t now)
+{
+	pub_track *src = sub->source;
+	const pub_layer *l;
+	const cached_packet *slot;
+	tb_rtp_header hdr;
+	uint16_t n, seq;
+	uint32_t ts;
+
+	if (!src || src->muted || src->kind != TB_SDP_KIND_VIDEO || sub->rw.started ||
+	    layer != sub->rw.target || layer < 0 || (size_t)layer >= src->n_layers)
+		return false;
+	l = &src->layers[layer];
+	if (!l->cache || !l->gop_known || !l->have_highest)
+		return false;
+	n = (uint16_t)(l->highest_seq - l->gop_seq + 1);
+	if (n == 0 || n > GOP_REPLAY_MAX_PACKETS)
+		return false;
+	/* Complete (a hole would stop the decoder until a repair) and recent. */
+	for (uint16_t i = 0; i < n; i++)
+		if (!cached(l, (uint16_t)(l->gop_seq + i), &hdr))
+			return false;
+	if (hdr.timestamp - l->gop_ts > (uint64_t)src->codec.clock_rate * GOP_REPLAY_MAX_MS / 1000)
+		return false;
+	for (uint16_t i = 0; i < n; i++) {
+		slot = cached(l, (uint16_t)(l->gop_seq + i), &hdr);
+		if (tb_stream_rewrite(&sub->rw, layer, &hdr, i == 0, now, &seq, &ts) ==
+		    TB_REWRITE_FORWARD)
+			send_copy(sub, slot->data, slot->len, &hdr, seq, ts, false);
+	}
+	sub->peer->router->totals.gop_replays++;
+	return sub->rw.started;
 }
 
 /* The layer of TRACK named by the rid extension RID_ID of the packet, or
@@ -374,6 +426,16 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 		keyframe = is_keyframe(track, buf + hdr.payload_offset, hdr.payload_len);
 	if (keyframe && track->vp8)
 		l->width = tb_simulcast_vp8_width(buf + hdr.payload_offset, hdr.payload_len);
+	if (keyframe && l->pli_pending_us)
+		l->pli_pending_us = 0; /* what was asked for came */
+	else if (l->pli_pending_us && now - l->last_pli_us >= PLI_MIN_INTERVAL_US)
+		tb__router_request_keyframe(track, layer, false);
+	if (keyframe && l->cache && (!l->gop_known || (int16_t)(hdr.seq - l->gop_seq) > 0)) {
+		l->gop_known = true;
+		l->gop_seq = hdr.seq;
+		l->gop_ts = hdr.timestamp;
+		l->gop_at_us = now;
+	}
 	for (guint i = 0; i < track->subs->len; i++)
 		forward_one(track->subs->pdata[i], layer, buf, len, &hdr, keyframe, now);
 }

@@ -19,6 +19,13 @@
 #define RTCP_INTERVAL_MS    1000
 #define REMB_BITRATE        2500000 /* what a publisher may send (bps) */
 #define MAX_NACK_SEQS       128
+/* Fast start: a subscriber's video may begin with the current group of
+ * pictures from the cache (keyframe onwards) when it is at most this long
+ * (the keyframe asked for at subscribe time is that old when ICE and DTLS
+ * are up: 70 ms here, over a second under a sanitizer; the burst is at
+ * most half the cache, which answers NACKs for it). */
+#define GOP_REPLAY_MAX_PACKETS 256
+#define GOP_REPLAY_MAX_MS      3000
 
 typedef struct cached_packet {
 	uint16_t seq;
@@ -39,12 +46,19 @@ typedef struct pub_layer {
 	tb_rtcp_rx_stats rx;
 	bool rx_started;
 	int64_t last_pli_us;
+	int64_t pli_pending_us; /* a request the throttle held back (its time); 0: none */
 	bool have_highest;
 	uint16_t highest_seq; /* for loss detection on the publisher's uplink */
 	uint64_t tick_bytes;  /* since the last RTCP tick */
 	uint32_t rate_bps;    /* measured each tick (retransmissions left out); 0: nothing lately */
 	uint16_t width;       /* of its last VP8 keyframe; 0: unknown */
 	uint64_t packets;
+	/* The newest keyframe's first packet (unmuted since): where the
+	 * current group of pictures starts in the cache. */
+	bool gop_known;
+	uint16_t gop_seq;
+	uint32_t gop_ts;
+	int64_t gop_at_us; /* when it arrived */
 } pub_layer;
 
 /* A track a peer publishes. */
@@ -121,6 +135,7 @@ struct tb_router {
 	int64_t level_tick_us;
 	tb_router_totals totals;
 	tb_router_totals flushed; /* part of totals already added to global_totals */
+	uint64_t replayed_gone; /* srtp_replayed of the transports already freed */
 };
 
 /* router-forward.c: transport callbacks of the packet path. USER_DATA is
@@ -130,8 +145,18 @@ void tb__router_publisher_rtcp(void *user_data, uint8_t *buf, size_t len);
 void tb__router_subscriber_rtcp(void *user_data, uint8_t *buf, size_t len);
 
 /* Asks TRACK's publisher for a keyframe of layer LAYER, at most every
- * 300 ms per layer (FORCE: now, whatever the last one). */
+ * 300 ms per layer (FORCE: now, whatever the last one). A request the
+ * throttle holds back is sent when the 300 ms are over, unless a keyframe
+ * came after it (tb__router_publisher_rtp): every requester is served. */
 void tb__router_request_keyframe(pub_track *track, int layer, bool force);
+
+/* Fast start: when SUB's video has not started yet, sends it the current
+ * group of pictures of LAYER from the cache (its keyframe and every packet
+ * since, in order, through SUB's rewriter), so that it decodes now instead
+ * of waiting for a new keyframe. Returns false, sending nothing, when that
+ * group is unknown, incomplete, older than GOP_REPLAY_MAX_MS or longer than
+ * GOP_REPLAY_MAX_PACKETS, or the source is muted. */
+bool tb__router_replay_gop(sub_track *sub, int layer, int64_t now);
 
 /* Every RTCP_INTERVAL_MS: layer bitrates, receiver reports and REMB to
  * PEER's publish PC. */

@@ -35,14 +35,35 @@ enum {
 /* Process-wide totals for /metrics: each router adds what it counted since
  * its last flush once a second (and when freed), so the packet path only
  * touches its own thread's counters. */
-static uint64_t global_totals[6];
+static uint64_t global_totals[sizeof(tb_router_totals) / sizeof(uint64_t)];
 
 static void flush_totals(tb_router *router);
+
+/* SRTP replays are counted by each transport, not on the packet path of the
+ * router: gather them (the freed ones' included). */
+static uint64_t replayed_now(tb_router *router)
+{
+	uint64_t sum = router->replayed_gone;
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, router->peers);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		tb_router_peer *peer = value;
+		if (peer->pub)
+			sum += tb_transport_get_stats(peer->pub)->replayed_in;
+		if (peer->sub)
+			sum += tb_transport_get_stats(peer->sub)->replayed_in;
+	}
+	return sum;
+}
 
 static void flush_totals(tb_router *router)
 {
 	const uint64_t *now = (const uint64_t *)&router->totals;
 	uint64_t *done = (uint64_t *)&router->flushed;
+
+	router->totals.srtp_replayed = replayed_now(router);
 
 	G_STATIC_ASSERT(sizeof(tb_router_totals) == sizeof(global_totals));
 	for (size_t i = 0; i < G_N_ELEMENTS(global_totals); i++) {
@@ -182,19 +203,21 @@ static void on_state(tb_router_peer *peer, tb_pc_kind pc, tb_transport_state sta
 	tb_router *router = peer->router;
 
 	if (pc == TB_PC_SUBSCRIBE && state == TB_TRANSPORT_CONNECTED) {
-		/* Video starts at a keyframe: ask every source for one now, unless
-		 * one was asked for within the last 300 ms: browsers ignore a
-		 * request that comes sooner than that after the last one they
-		 * honoured, so a request now would be lost and the next one would
-		 * wait 300 ms from now. The throttle sends it as soon as the
-		 * publisher takes it (forward_one asks at every packet until the
-		 * keyframe), and a keyframe already on its way serves this
-		 * subscriber too. */
+		/* Video starts at a keyframe: from the cache when the current
+		 * group of pictures is short (fast start: the keyframe asked for
+		 * at subscribe time is usually there by now), else a new one,
+		 * unless one was asked for within the last 300 ms: browsers
+		 * ignore a request that comes sooner than that after the last one
+		 * they honoured. The throttle sends it as soon as the publisher
+		 * takes it (forward_one asks at every packet until the keyframe). */
+		int64_t now = g_get_monotonic_time();
 		for (guint i = 0; i < peer->sub_tracks->len; i++) {
 			sub_track *sub = peer->sub_tracks->pdata[i];
 			if (sub->source && sub->kind == TB_SDP_KIND_VIDEO) {
 				tb_stream_rewriter_restart(&sub->rw);
-				tb__router_request_keyframe(sub->source, sub->rw.target, false);
+				if (!tb__router_replay_gop(sub, sub->rw.target, now))
+					tb__router_request_keyframe(sub->source, sub->rw.target,
+								    false);
 			}
 		}
 	}
@@ -307,8 +330,8 @@ void tb_router_free(tb_router *router)
 			break;
 		tb_router_peer_free(value);
 	}
+	flush_totals(router); /* before the (now empty) table goes */
 	g_hash_table_destroy(router->peers);
-	flush_totals(router);
 	g_source_destroy(router->rtcp_timer);
 	g_source_unref(router->rtcp_timer);
 	if (router->level_timer) {
@@ -383,6 +406,10 @@ void tb_router_peer_free(tb_router_peer *peer)
 {
 	if (!peer)
 		return;
+	if (peer->pub)
+		peer->router->replayed_gone += tb_transport_get_stats(peer->pub)->replayed_in;
+	if (peer->sub)
+		peer->router->replayed_gone += tb_transport_get_stats(peer->sub)->replayed_in;
 	tb_transport_free(peer->pub);
 	tb_transport_free(peer->sub);
 	peer->pub = peer->sub = NULL;
@@ -643,6 +670,22 @@ static pub_track *lookup_source(tb_router *router, const tb_router_subscription 
 	return track && track->active && track->codec.name ? track : NULL;
 }
 
+/* Whether layer LAYER of TRACK has a keyframe recent enough to serve from
+ * the cache a subscriber that connects within the next 3/4 of
+ * GOP_REPLAY_MAX_MS (ICE and DTLS take 70 ms here, several hundred under a
+ * sanitizer or across the internet). */
+static bool gop_fresh(const pub_track *track, int layer)
+{
+	const pub_layer *l;
+
+	if (layer < 0 || (size_t)layer >= track->n_layers)
+		return false;
+	l = &track->layers[layer];
+	return l->gop_known && !track->muted &&
+	       (uint16_t)(l->highest_seq - l->gop_seq) < GOP_REPLAY_MAX_PACKETS / 4 &&
+	       g_get_monotonic_time() - l->gop_at_us < GOP_REPLAY_MAX_MS * 1000 / 4;
+}
+
 static sub_track *find_sub(tb_router_peer *peer, const char *publisher_id, const char *track_id)
 {
 	for (guint i = 0; i < peer->sub_tracks->len; i++) {
@@ -732,11 +775,13 @@ int tb_router_subscribe(tb_router_peer *peer, const tb_router_subscription *subs
 					sub->kind == TB_SDP_KIND_VIDEO, (uint16_t)g_random_int(),
 					g_random_int());
 		sub->quality = subs[k].quality;
-		/* No keyframe request yet: one sent before the subscriber can
-		 * receive is wasted, and browsers ignore a second within 300 ms.
-		 * It goes when its transport connects, or at its first packet
-		 * if it is connected already (forward_one). */
+		/* A keyframe now, while ICE and DTLS connect, unless a recent
+		 * one is cached: the subscriber starts from the cache when its
+		 * transport connects (or at its first packet if it is connected
+		 * already, forward_one), with no request left to wait for. */
 		g_ptr_array_add(source->subs, sub);
+		if (sub->kind == TB_SDP_KIND_VIDEO && !gop_fresh(source, sub->rw.target))
+			tb__router_request_keyframe(source, sub->rw.target, false);
 	}
 	/* Kept subscriptions may want another quality now. */
 	tb_router_set_qualities(peer, subs, n);
@@ -882,6 +927,9 @@ void tb_router_set_mute(tb_router_peer *peer, tb_sdp_kind kind, tb_router_mute_r
 		if (t->kind != kind || t->muted == now_muted)
 			continue;
 		t->muted = now_muted;
+		/* Never replay what was sent while muted. */
+		for (size_t k = 0; k < t->n_layers; k++)
+			t->layers[k].gop_known = false;
 		if (!now_muted) {
 			/* Resume contiguous, at a keyframe. */
 			for (guint k = 0; k < t->subs->len; k++)
@@ -901,11 +949,11 @@ void tb_router_request_keyframe(tb_router_peer *peer, const char *track_id)
 {
 	pub_track *track = find_track_by_mid(peer, track_id);
 
-	/* The recorder asks at most once a second: not throttled, or a PLI a
-	 * subscriber just triggered would swallow it and delay the file's
-	 * first frame by a second. */
+	/* Throttled like a subscriber's: within 300 ms of another request it
+	 * is held back and sent when they are over, unless a keyframe comes
+	 * first (which the recorder gets too). */
 	if (track)
-		tb__router_request_keyframe(track, 0, true);
+		tb__router_request_keyframe(track, 0, false);
 }
 
 /* ---- stats ---- */

@@ -10,6 +10,8 @@
  * subscriber. RTCP: keyframe requests (PLI/FIR) are relayed to publishers
  * (throttled), NACKs are answered from a per-track packet cache, SRs are
  * rewritten for subscribers, and the router sends RR + REMB to publishers.
+ * A subscriber's video starts from the same cache when it holds a short
+ * group of pictures (keyframe onwards): no keyframe wait at join.
  *
  * Threads: a router and its peers live on one media worker (the thread
  * running CTX): every function and callback here runs there. No locks.
@@ -83,7 +85,6 @@ typedef struct tb_router_callbacks {
 	void (*audio_levels)(void *user_data, const tb_router_audio_level *levels, size_t n,
 			     unsigned interval_ms);
 } tb_router_callbacks;
-
 
 /* Why a peer's tracks of one kind are not forwarded. Each holder sets and
  * clears its own bit; a track is forwarded only when no bit is set, so
@@ -193,6 +194,8 @@ bool tb_router_peer_bundle_tag(const tb_router_peer *peer, tb_pc_kind pc, char *
 /* Totals over the router's life, for /metrics. */
 typedef struct tb_router_totals {
 	uint64_t rtp_in, rtp_forwarded, rtp_dropped, nacks, retransmissions, plis_sent;
+	uint64_t gop_replays;   /* video starts served from the cache (fast start) */
+	uint64_t srtp_replayed; /* SRTP/SRTCP from peers refused as replayed */
 } tb_router_totals;
 void tb_router_get_totals(const tb_router *router, tb_router_totals *out);
 /* Sums over every router of the process, up to a second old. Any thread. */

@@ -115,6 +115,7 @@ typedef struct gcm_dir {
 	uint64_t packets;   /* LRU clock */
 	unsigned recent[2]; /* the last two streams used (checked: may be stale) */
 	uint64_t evictions;
+	uint64_t replayed; /* inbound packets refused by the replay window */
 	bool inbound;
 } gcm_dir;
 
@@ -128,6 +129,7 @@ struct tb_srtp {
 	/* BACKEND_LIBSRTP */
 	srtp_t outbound;
 	srtp_t inbound;
+	uint64_t replayed; /* inbound replay_fail / replay_old */
 	/* BACKEND_OPENSSL_GCM */
 	gcm_dir tx;
 	gcm_dir rx;
@@ -693,8 +695,10 @@ static int gcm_unprotect_rtp(gcm_dir *d, uint8_t *buf, size_t *len)
 	i = stream_find(d, ssrc);
 	if (G_LIKELY(i >= 0)) {
 		delta = estimate_index(d->streams[i].rtp_top, seq, &index);
-		if (window_check(d->streams[i].rtp_seen, index, delta) != 0)
+		if (window_check(d->streams[i].rtp_seen, index, delta) != 0) {
+			d->replayed++;
 			return TB_EINVAL; /* replayed, or older than the window */
+		}
 	} else {
 		/* A new SSRC starts at ROC 0 (libsrtp's provisional stream). */
 		index = seq;
@@ -759,8 +763,10 @@ static int gcm_unprotect_rtcp(gcm_dir *d, uint8_t *buf, size_t *len)
 	i = stream_find(d, ssrc);
 	if (G_LIKELY(i >= 0)) {
 		delta = (int64_t)index - (int64_t)d->streams[i].rtcp_top;
-		if (window_check(d->streams[i].rtcp_seen, index, delta) != 0)
+		if (window_check(d->streams[i].rtcp_seen, index, delta) != 0) {
+			d->replayed++;
 			return TB_EINVAL;
+		}
 	} else {
 		delta = index;
 	}
@@ -886,6 +892,21 @@ const char *tb_srtp_backend_name(const tb_srtp *srtp)
 	return srtp->backend == BACKEND_OPENSSL_GCM ? "openssl" : "libsrtp";
 }
 
+/* Inbound packets refused as replayed or older than the replay window. */
+uint64_t tb_srtp_replayed(const tb_srtp *srtp)
+{
+	return srtp->replayed + srtp->rx.replayed;
+}
+
+/* Counts a libsrtp replay refusal; returns STATUS. */
+static srtp_err_status_t count_replay(tb_srtp *srtp, srtp_err_status_t status)
+{
+	if (G_UNLIKELY(status == srtp_err_status_replay_fail ||
+		       status == srtp_err_status_replay_old))
+		srtp->replayed++;
+	return status;
+}
+
 /* For tests: streams replaced because a table was full, both directions. */
 guint64 tb_srtp_evictions(const tb_srtp *srtp)
 {
@@ -931,7 +952,7 @@ int tb_srtp_unprotect_rtp(tb_srtp *srtp, uint8_t *buf, size_t *len)
 	if (srtp->backend == BACKEND_OPENSSL_GCM)
 		return gcm_unprotect_rtp(&srtp->rx, buf, len);
 	n = (int)*len;
-	int rc = map_status(srtp_unprotect(srtp->inbound, buf, &n), true);
+	int rc = map_status(count_replay(srtp, srtp_unprotect(srtp->inbound, buf, &n)), true);
 	if (rc == 0)
 		*len = (size_t)n;
 	return rc;
@@ -962,7 +983,7 @@ int tb_srtp_unprotect_rtcp(tb_srtp *srtp, uint8_t *buf, size_t *len)
 	if (srtp->backend == BACKEND_OPENSSL_GCM)
 		return gcm_unprotect_rtcp(&srtp->rx, buf, len);
 	n = (int)*len;
-	int rc = map_status(srtp_unprotect_rtcp(srtp->inbound, buf, &n), true);
+	int rc = map_status(count_replay(srtp, srtp_unprotect_rtcp(srtp->inbound, buf, &n)), true);
 	if (rc == 0)
 		*len = (size_t)n;
 	return rc;

@@ -111,6 +111,11 @@ int tb_srtp_protect_rtcp(tb_srtp *srtp, uint8_t *buf, size_t *len, size_t cap);
 /* As tb_srtp_unprotect_rtp() for SRTCP. Owning thread. */
 int tb_srtp_unprotect_rtcp(tb_srtp *srtp, uint8_t *buf, size_t *len);
 
+/* How many inbound SRTP and SRTCP packets were refused because they were
+ * replayed or older than the replay window (a subset of the TB_EINVAL
+ * returns above). Owning thread. */
+uint64_t tb_srtp_replayed(const tb_srtp *srtp);
+
 G_END_DECLS
 
 #endif

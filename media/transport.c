@@ -194,6 +194,8 @@ static void ice_receive(void *user_data, uint8_t *buf, size_t len)
 		break;
 	}
 	t->stats.dropped_in++;
+	if (t->srtp)
+		t->stats.replayed_in = tb_srtp_replayed(t->srtp);
 }
 
 static const tb_ice_callbacks ice_callbacks = {

@@ -40,6 +40,7 @@ typedef struct tb_transport_stats {
 	uint64_t packets_in, bytes_in;   /* SRTP/SRTCP datagrams received and decrypted */
 	uint64_t packets_out, bytes_out; /* datagrams sent */
 	uint64_t dropped_in;             /* undecryptable, unknown or malformed datagrams */
+	uint64_t replayed_in;            /* of those, SRTP/SRTCP refused as replayed */
 	uint64_t dropped_out;            /* could not protect or send */
 	int64_t connected_at_us;         /* monotonic; 0 until connected */
 } tb_transport_stats;

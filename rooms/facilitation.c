@@ -60,6 +60,7 @@ void tb__facilitation_free(tb_room *room)
 	g_queue_clear_full(&ws->hands, (GDestroyNotify)hand_free);
 	g_clear_pointer(&ws->spotlight, g_free);
 	g_clear_pointer(&ws->imposed, g_hash_table_destroy);
+	g_clear_pointer(&ws->removed_users, g_hash_table_destroy);
 	g_clear_pointer(&ws->active_speaker, g_free);
 	g_clear_pointer(&ws->challenger, g_free);
 }
@@ -414,9 +415,40 @@ int tb_participant_remove_other(tb_participant *by, const char *target_id)
 		return TB_ENOENT;
 	if (target == by)
 		return TB_EINVAL;
-	TB_INFO(CAT, "[%s/%s] removes %s", by->room->id, by->id, target->id);
+	TB_INFO(CAT, "[%s/%s] removes %s (%s): refused in this room until it ends", by->room->id,
+		by->id, target->id, target->user);
+	{
+		tb__workshop *ws = &by->room->ws;
+		if (!ws->removed_users)
+			ws->removed_users =
+				g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		g_hash_table_replace(ws->removed_users, g_strdup(target->user),
+				     GUINT_TO_POINTER(0));
+	}
 	tb__participant_remove(target, "removed");
 	return 0;
+}
+
+bool tb__facilitation_refuses(tb_room *room, const char *user)
+{
+	GHashTable *removed = room->ws.removed_users;
+	gpointer value;
+	guint refused;
+
+	if (!removed || !g_hash_table_lookup_extended(removed, user, NULL, &value))
+		return false;
+	refused = GPOINTER_TO_UINT(value);
+	/* One line per removed user: a client retrying in a loop must not
+	 * flood the log. */
+	if (refused == 0)
+		TB_INFO(CAT, "[%s] join of %s refused: removed by a facilitator", room->id, user);
+	else
+		TB_DEBUG(CAT, "[%s] join of %s refused again (%u): removed by a facilitator",
+			 room->id, user, refused + 1);
+	/* insert keeps the stored key and frees the one passed. */
+	if (refused < G_MAXUINT)
+		g_hash_table_insert(removed, g_strdup(user), GUINT_TO_POINTER(refused + 1));
+	return true;
 }
 
 int tb_participant_lock(tb_participant *by, bool locked)

@@ -808,6 +808,19 @@ int tb_participant_candidate(tb_participant *p, const char *pc, const char *cand
 		kind = TB_PC_SUBSCRIBE;
 	else
 		return TB_EINVAL;
+	if (candidate && *candidate) {
+		/* The transport keeps at most this many anyway (media/ice.c);
+		 * refusing here tells the client, which the worker cannot. */
+		if (p->trickled[kind] >= TB_ICE_MAX_REMOTE_CANDIDATES) {
+			if (!p->trickle_refusal_logged[kind])
+				TB_INFO(CAT,
+					"[%s/%s] more than %d candidates for %s: refusing the rest",
+					p->room->id, p->id, TB_ICE_MAX_REMOTE_CANDIDATES, pc);
+			p->trickle_refusal_logged[kind] = true;
+			return TB_EFULL;
+		}
+		p->trickled[kind]++;
+	}
 	if (!p->room->rm)
 		return 0;
 	t = task_new(p->room->rm, TASK_CANDIDATE, p->id);

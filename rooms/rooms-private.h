@@ -69,6 +69,10 @@ typedef struct tb__workshop {
 	 * leaving and joining again does not lift them: user (owned) ->
 	 * GUINT_TO_POINTER(bit 0 audio | bit 1 video). NULL until one. */
 	GHashTable *imposed;
+	/* Users (token sub) a facilitator removed: refused for the rest of
+	 * this room's life. user (owned) -> GUINT_TO_POINTER(joins refused).
+	 * NULL until one. */
+	GHashTable *removed_users;
 	char *spotlight; /* participant id or NULL */
 	/* active speaker (active-speaker.c) */
 	char *active_speaker;
@@ -137,6 +141,11 @@ struct tb_participant {
 	GPtrArray *held[2]; /* char* candidate lines; "" for end-of-candidates */
 	char tag_mid[2][TB_SDP_MAX_ID_LEN + 1]; /* BUNDLE tag of each PC, for sdpMid */
 	int tag_index[2];
+	/* Trickled candidates taken for each PC (its transport lives as long
+	 * as the participant): past TB_ICE_MAX_REMOTE_CANDIDATES they are
+	 * refused, and the first refusal is logged. */
+	unsigned trickled[2];
+	bool trickle_refusal_logged[2];
 	/* facilitation (facilitation.c) */
 	/* The server-side mute in force ([0] audio, [1] video): a
 	 * facilitator's, the exercise's or the reading order's. */
@@ -174,6 +183,10 @@ void tb__facilitation_joined(tb_participant *p);
 void tb__facilitation_left(tb_participant *p);
 /* Frees the room's facilitation state and stops its timer. */
 void tb__facilitation_free(tb_room *room);
+/* Whether USER was removed from ROOM by a facilitator (then every join of
+ * that user is refused until the room ends). Counts the refusal and logs
+ * the first one per user (later ones at debug level). Main thread. */
+bool tb__facilitation_refuses(tb_room *room, const char *user);
 /* True for roles that facilitate: mentor and admin. */
 bool tb__role_facilitates(tb_role role);
 

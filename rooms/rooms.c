@@ -291,6 +291,8 @@ int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_partic
 	room = g_hash_table_lookup(rooms->by_id, params->room_id);
 	previous = room ? find_user(room, params->user) : NULL;
 	if (room) {
+		if (tb__facilitation_refuses(room, params->user))
+			return TB_EAUTH;
 		if (room->locked && !privileged && !previous)
 			return TB_ELOCKED;
 		if (!previous && (int)room->participants.length >= room->capacity)

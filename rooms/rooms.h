@@ -101,7 +101,9 @@ typedef struct tb_join_params {
  * The others get "participant-joined". On success sets *OUT (owned by the
  * room; valid until it leaves or is removed) and returns 0. Errors:
  * TB_EPERM (a curator: library only), TB_EFULL (room at capacity, or no
- * room may be created), TB_ELOCKED (locked room, not mentor/admin). */
+ * room may be created), TB_ELOCKED (locked room, not mentor/admin),
+ * TB_EAUTH (a facilitator removed this user from the room: refused for the
+ * rest of the room's life, whatever the role or token). */
 int tb_rooms_join(tb_rooms *rooms, const tb_join_params *params, const tb_participant_sink *sink,
 		  void *conn, tb_participant **out);
 
@@ -148,7 +150,10 @@ void tb_participant_unpublish(tb_participant *p);
 int tb_participant_subscriber_answer(tb_participant *p, const char *sdp, int64_t version,
 				     json_t *id);
 /* A trickled candidate for the participant's PC ("publish" or "subscribe");
- * NULL or "" means end-of-candidates. Returns 0 or TB_EINVAL (bad PC). */
+ * NULL or "" means end-of-candidates. Returns 0, TB_EINVAL (bad PC) or
+ * TB_EFULL: that PC already took TB_ICE_MAX_REMOTE_CANDIDATES trickled
+ * candidates (the first refusal is logged; end-of-candidates is always
+ * taken). */
 int tb_participant_candidate(tb_participant *p, const char *pc, const char *candidate);
 /* Mutes or unmutes the participant's own audio or video: the server stops
  * forwarding it and tells everyone ("participant-updated"). */
@@ -196,8 +201,10 @@ int tb_participant_reading_next(tb_participant *by, bool skipped);
 int tb_participant_mute_other(tb_participant *by, const char *target_id, tb_sdp_kind kind,
 			      bool muted);
 /* A facilitator removes TARGET_ID from the room (reason "removed"): it gets
- * "removed" through its sink, the others "participant-left". Returns 0,
- * TB_ENOENT or TB_EINVAL (BY itself: use leave). */
+ * "removed" through its sink, the others "participant-left". The removal
+ * sticks: its user may not join this room again until the room ends
+ * (tb_rooms_join returns TB_EAUTH). Returns 0, TB_EPERM (BY does not
+ * facilitate), TB_ENOENT or TB_EINVAL (BY itself: use leave). */
 int tb_participant_remove_other(tb_participant *by, const char *target_id);
 /* Locks or unlocks the room; event "room-updated" {room}. Returns 0. */
 int tb_participant_lock(tb_participant *by, bool locked);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dtls.h"
 #include "http-parse.h"
 #include "signaling-private.h"
 #include "tb-build-config.h"
@@ -247,6 +248,31 @@ static int route_metrics(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 		       "Keyframe requests sent to publishers.");
 		g_string_append_printf(out, "tribu_plis_sent_total %" G_GUINT64_FORMAT "\n",
 				       t.plis_sent);
+		metric(out, "tribu_video_fast_starts_total", "counter",
+		       "Subscriber videos started from the cached group of pictures.");
+		g_string_append_printf(out, "tribu_video_fast_starts_total %" G_GUINT64_FORMAT "\n",
+				       t.gop_replays);
+		metric(out, "tribu_srtp_replayed_total", "counter",
+		       "SRTP/SRTCP packets dropped as replayed (or older than the replay window).");
+		g_string_append_printf(out, "tribu_srtp_replayed_total %" G_GUINT64_FORMAT "\n",
+				       t.srtp_replayed);
+	}
+	{
+		tb_dtls_totals d;
+		tb_dtls_global_totals(&d);
+		metric(out, "tribu_dtls_failures_total", "counter",
+		       "DTLS handshakes refused or failed, by reason.");
+		g_string_append_printf(out,
+				       "tribu_dtls_failures_total{reason=\"fingerprint-mismatch\"} "
+				       "%" G_GUINT64_FORMAT "\n",
+				       d.fingerprint_mismatches);
+		g_string_append_printf(
+			out,
+			"tribu_dtls_failures_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n",
+			d.timeouts);
+		g_string_append_printf(
+			out, "tribu_dtls_failures_total{reason=\"other\"} %" G_GUINT64_FORMAT "\n",
+			d.other_failures);
 	}
 	metric(out, "tribu_http_requests_total", "counter", "HTTP responses by status class.");
 	for (int c = 0; c < 6; c++)

@@ -273,6 +273,10 @@ static void handle_join(tb_conn *conn, const tb_request *req)
 	case TB_ELOCKED:
 		tb__conn_send_error(conn, req->id, TB_SIG_ROOM_LOCKED, "the room is locked");
 		goto out;
+	case TB_EAUTH:
+		tb__conn_send_error(conn, req->id, TB_SIG_FORBIDDEN,
+				    "you were removed from this room by a facilitator");
+		goto out;
 	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_INTERNAL, "could not join the room");
 		goto out;
@@ -358,6 +362,10 @@ static void handle_subscriber_answer(tb_conn *conn, const tb_request *req)
 				    "subscriber-offer");
 }
 
+#define CANDIDATES_FULL                                                                            \
+	"too many candidates for this PeerConnection (" G_STRINGIFY(                               \
+		TB_ICE_MAX_REMOTE_CANDIDATES) " at most): this one is ignored"
+
 static void handle_candidate(tb_conn *conn, const tb_request *req)
 {
 	const char *pc = tb__proto_string(req, "pc");
@@ -379,7 +387,13 @@ static void handle_candidate(tb_conn *conn, const tb_request *req)
 		text = json_string_value(line);
 	}
 	/* null, or an empty string (Firefox, per section): end-of-candidates. */
-	if (tb_participant_candidate(conn->participant, pc, text) < 0) {
+	switch (tb_participant_candidate(conn->participant, pc, text)) {
+	case 0:
+		break;
+	case TB_EFULL:
+		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, CANDIDATES_FULL);
+		return;
+	default:
 		tb__conn_send_error(conn, req->id, TB_SIG_BAD_FIELD, "bad candidate");
 		return;
 	}

@@ -250,8 +250,9 @@ describe('library page in Chromium', () => {
         if (v.error) throw new Error(`media error ${v.error.code}: ${v.error.message}`);
         return !v.paused && v.currentTime > t + 0.5 && v.videoWidth > 0;
       }, at);
-      // Back to the start (what "replay" does): it plays again from the
-      // first second (see recoverSeek in library.js), with no error shown.
+      // Back to the start (what "replay" does): it plays again from 0 with
+      // no error shown. Every track of a recording starts at the first video
+      // keyframe (recorder/pipeline.c), so Chromium can seek there.
       await page.evaluate(() => {
         document.getElementById('player').currentTime = 0;
       });

@@ -27,7 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import { startTribud, waitFor } from './lib/tribud.mjs';
+import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
 import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -847,5 +847,148 @@ describe('media bad input', () => {
       });
     }
     await waitFor(async () => (await srv.metric('tribu_participants')) === 0, { what: 'tribu_participants 0' });
+  });
+  it('a real peer whose fingerprint does not match: ICE connects, DTLS is refused, counted, nothing forwarded, all cleaned up', { timeout: 120000 }, async (t) => {
+    await waitFor(async () => (await srv.healthz()).participants === 0, { timeout: 10000, what: 'participants 0' });
+    const metric = () => srv.metric('tribu_dtls_failures_total{reason="fingerprint-mismatch"}');
+    const mismatches0 = await metric();
+    assert.equal(typeof mismatches0, 'number', 'tribu_dtls_failures_total{reason="fingerprint-mismatch"} in /metrics');
+    const room = freshRoom('badfp');
+    const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
+    const alice = new Peer({ user: 'alice', room, kind: 'workshop', args: common });
+    const bob = new Peer({ user: 'bob', room, kind: 'workshop', args: common });
+    const seen = (p, pid) => p.latest?.received?.[pid];
+    const framesFrom = (p, other) => seen(p, other.latest?.participant_id)?.video_frames ?? 0;
+    let mallory;
+    let malloryPid;
+    try {
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= 30, 'video from bob'),
+        bob.until(() => framesFrom(bob, alice) >= 30, 'video from alice'),
+      ]);
+      // Mallory's SDP carries another fingerprint than her certificate's.
+      mallory = new Peer({ user: 'mallory', room, kind: 'workshop', args: ['--bad-fingerprint', '--timeout', '60'] });
+      const run = await mallory.done;
+      assert.notEqual(run.code, 0, 'mallory should fail');
+      malloryPid = run.result?.participant_id;
+      assert.ok(malloryPid, JSON.stringify(run.result));
+      assert.equal(run.result.reason, 'removed from the room (media-failed)', JSON.stringify(run.result));
+      // Her ICE got connected: the refusal is DTLS's.
+      assert.match(mallory.stderr, /publish: ice-connection-state -> (connected|completed)/, mallory.stderr.slice(-3000));
+      // The client is told why before it is removed.
+      assert.match(mallory.stderr, /<- \{"event": ?"media-state".*"state": ?"failed".*"reason": ?"DTLS: fingerprint mismatch"/,
+        mallory.stderr.slice(-3000));
+      assert.match(mallory.stderr, /<- \{"event": ?"removed".*"media-failed"/);
+      // tribud counted and logged it, once for her transport (one line of
+      // the DTLS failure, one of the removal; never per datagram).
+      assert.ok((await metric()) >= mismatches0 + 1, `fingerprint mismatches ${mismatches0} -> ${await metric()}`);
+      const logged = srv.stderr.split('\n').filter((l) => l.includes(`${room}/${malloryPid}`) && /fingerprint mismatch/.test(l));
+      t.diagnostic(`tribud log: ${logged.join(' | ')}`);
+      assert.ok(logged.length >= 1 && logged.length <= 3, logged.join('\n'));
+      // The others: told she left, nothing of her forwarded, their call
+      // goes on.
+      const during = { a: framesFrom(alice, bob), b: framesFrom(bob, alice) };
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= during.a + 30, '30 more frames from bob'),
+        bob.until(() => framesFrom(bob, alice) >= during.b + 30, '30 more frames from alice'),
+      ]);
+      for (const p of [alice, bob]) {
+        const got = seen(p, malloryPid);
+        assert.ok(!got || (got.video_frames === 0 && got.audio_buffers === 0), `${p.user} got media of mallory: ${JSON.stringify(got)}`);
+      }
+      assert.equal((await srv.healthz()).participants, 2);
+      // Her server sockets are closed.
+      const ports = mallory.serverPorts();
+      assert.ok(ports.length > 0, 'mallory was given server candidates');
+      if (tribudUdpPorts()) {
+        await waitFor(() => ports.every((port) => !tribudUdpPorts().includes(port)), {
+          timeout: 10000,
+          what: `tribud to close mallory's UDP sockets ${ports}`,
+        });
+      }
+    } finally {
+      await Promise.all([alice.stop(), bob.stop(), mallory?.stop()]);
+    }
+    const [ra, rb] = [assertRunOk(await alice.done, 'alice'), assertRunOk(await bob.done, 'bob')];
+    for (const r of [ra, rb]) {
+      const got = r.received[malloryPid];
+      assert.ok(!got || (got.video_frames === 0 && got.audio_buffers === 0), JSON.stringify(r.received));
+    }
+    await waitFor(async () => (await srv.healthz()).participants === 0, { timeout: 10000, what: 'participants 0' });
+    assert.equal((await srv.healthz()).rooms, 0);
+  });
+  it('an SDP of 1 MiB, 1 000 candidates in an offer and 100 trickled: refused clearly; a real call in the room goes on', { timeout: 120000 }, async (t) => {
+    const room = freshRoom('bigsdp');
+    const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
+    const alice = new Peer({ user: 'alice', room, kind: 'workshop', args: common });
+    const bob = new Peer({ user: 'bob', room, kind: 'workshop', args: common });
+    const seen = (p, other) => p.latest?.received?.[other.latest?.participant_id];
+    const framesFrom = (p, other) => seen(p, other)?.video_frames ?? 0;
+    try {
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= 30, 'video from bob'),
+        bob.until(() => framesFrom(bob, alice) >= 30, 'video from alice'),
+      ]);
+      const before = { a: framesFrom(alice, bob), b: framesFrom(bob, alice) };
+
+      // 1 MiB in one publish: past the 64 KiB frame limit.
+      const [big, jb] = await srv.connectAndJoin({ user: 'big', room, kind: 'workshop' });
+      assertOkRes(jb, 'join');
+      const huge = makeOffer().sdp + 'a=x-pad:' + 'x'.repeat(1 << 20) + '\r\n';
+      big.send(JSON.stringify({ type: 'publish', id: 'mib', sdp: huge }));
+      const tooLarge = await big.nextStray({ timeout: 10000 });
+      assertError(tooLarge, 'too-large', 'a 1 MiB publish');
+      const { code } = await withTimeout(big.closed, 10000, 'close after too-large');
+      assert.equal(code, 1009);
+
+      // 1 000 a=candidate lines (short ones: the offer fits the frame).
+      const [c, jr] = await srv.connectAndJoin({ user: 'cands', room, kind: 'workshop' });
+      assertOkRes(jr, 'join');
+      const offer = makeOffer();
+      const lines = Array.from({ length: 1000 }, (_, i) => `a=candidate:${i} 1 udp 1 127.0.0.1 ${20000 + i} typ host`);
+      const many = offer.sdp.replace('a=mid:0\r\n', `a=mid:0\r\n${lines.join('\r\n')}\r\n`);
+      assert.ok(many.length < 61440, `the offer is ${many.length} bytes`);
+      const res = await c.request('publish', { sdp: many });
+      assertError(res, 'bad-field', 'an offer with 1 000 candidates');
+      assert.match(res.error.message, /more than 64 a=candidate/);
+      t.diagnostic(`1 000 candidates (${many.length} bytes): ${res.error.message}`);
+      // The same connection publishes a good offer, then trickles 100
+      // candidates: 64 are taken, the rest refused, each with a clear error.
+      assertOkRes(await c.request('publish', { sdp: offer.sdp }), 'a good publish');
+      const refused = [];
+      for (let i = 0; i < 100; i++) {
+        const r = await c.request('candidate', {
+          pc: 'publish',
+          candidate: { candidate: `candidate:${i} 1 UDP 1 127.0.0.1 ${30000 + i} typ host`, sdpMid: '0' },
+        });
+        if (i < 64) assertOkRes(r, `trickled candidate ${i}`);
+        else {
+          assertError(r, 'bad-field', `trickled candidate ${i}`);
+          assert.match(r.error.message, /too many candidates for this PeerConnection \(64 at most\)/);
+          refused.push(i);
+        }
+        // The rate limit is 20 a second (burst 40).
+        await new Promise((r2) => setTimeout(r2, 55));
+      }
+      assert.equal(refused.length, 36);
+      assertOkRes(await c.request('candidate', { pc: 'publish', candidate: null }), 'end-of-candidates after the cap');
+      assertOkRes(await c.request('ping'), 'ping');
+      const pid = jr.data.you.participant_id;
+      const logged = srv.stderr.split('\n').filter((l) => l.includes(`[${room}/${pid}] more than 64 candidates`));
+      assert.equal(logged.length, 1, `one log line for 36 refusals:\n${logged.join('\n')}`);
+
+      // The call was not disturbed.
+      await Promise.all([
+        alice.until(() => framesFrom(alice, bob) >= before.a + 30, '30 more frames from bob'),
+        bob.until(() => framesFrom(bob, alice) >= before.b + 30, '30 more frames from alice'),
+      ]);
+      assert.equal((await srv.healthz()).status, 'ok');
+    } finally {
+      await Promise.all([alice.stop(), bob.stop()]);
+    }
+    const [ra, rb] = [assertRunOk(await alice.done, 'alice'), assertRunOk(await bob.done, 'bob')];
+    for (const [r, who] of [[ra, 'alice'], [rb, 'bob']]) {
+      for (const pc of ['publish', 'subscribe']) assert.equal(r[pc].dtls, 'connected', `${who} ${pc} DTLS`);
+    }
   });
 });

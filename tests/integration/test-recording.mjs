@@ -937,6 +937,94 @@ describe('recording', () => {
     await discard(srv);
   });
 
+  /* The disk fills during a recorded call: a 2 MiB tmpfs is the recordings
+   * dir, and once both files are being written a filler takes what is
+   * left. tribud runs in a mount namespace of its own (TRIBUD_WRAPPER:
+   * `unshare -m` and a script that mounts the tmpfs, then execs tribud), so
+   * the mount is seen by tribud alone and goes with it, whatever happens to
+   * the test; the filler is written from inside (nsenter). Needs root. */
+  itLogged('the disk fills during a recorded call: the call goes on, the rows end failed "No space left", nothing else is lost', { timeout: 150000 }, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('mounting a tmpfs needs root');
+      return;
+    }
+    const dirs = makeTempDirs('tribu-itest-full-');
+    extraDirs.add(dirs.base);
+    const recDir = join(dirs.dataDir, 'recordings');
+    mkdirSync(recDir);
+    const script = join(dirs.base, 'with-small-disk.sh');
+    writeFileSync(script, `#!/bin/sh\nmount -t tmpfs -o size=2m,mode=0755 tribu-itest-full '${recDir}' || exit 97\nexec "$@"\n`,
+      { mode: 0o755 });
+    const inside = (cmd) => execFileSync('nsenter', ['-t', String(srv.pid), '-m', 'sh', '-c', cmd], { encoding: 'utf8' });
+    const saved = process.env.TRIBUD_WRAPPER;
+    process.env.TRIBUD_WRAPPER = `unshare -m ${script}`;
+    let srv;
+    try {
+      srv = await start({ dataDir: dirs.dataDir });
+    } finally {
+      if (saved === undefined) delete process.env.TRIBUD_WRAPPER;
+      else process.env.TRIBUD_WRAPPER = saved;
+    }
+    assert.match(inside(`grep ' ${recDir} ' /proc/self/mounts`), /tmpfs/, 'tribud sees the tmpfs');
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(recDir), 'the test does not: the mount is tribud\u2019s');
+    const room = freshRoom('diskfull');
+    const peers = coachingPair(srv, room);
+    let pids;
+    try {
+      await untilAllSeeEachOther(peers);
+      pids = peers.map((p) => p.pid);
+      await untilRows(srv.dataDir, '1', (r) => pids.every((pid) => r.some((x) => x.participant_id === pid)),
+        'a recordings row for each participant');
+      // Both files are being written: now the disk fills up.
+      const df = inside(`cat /dev/zero 2>&1 >'${recDir}/filler'; df -k '${recDir}' | tail -1`);
+      t.diagnostic(`after the filler: ${df.trim()}`);
+      assert.match(df, /No space left/, df);
+      // Each participant's recording fails with the reason...
+      const failed = await untilRows(srv.dataDir, '1',
+        (r) => pids.every((pid) => r.some((x) => x.participant_id === pid && x.state === 'failed')),
+        'a failed recordings row for each participant', 60000);
+      for (const pid of pids) {
+        const row = failed.find((x) => x.participant_id === pid && x.state === 'failed');
+        assert.match(row.error ?? '', /No space left/, JSON.stringify(row));
+      }
+      // ...and the call goes on: media keeps reaching the other peer.
+      const marks = peers.map((p) => p.latest);
+      await Promise.all(peers.map((p, i) => untilMoreFrom(p, marks[i], pids[1 - i])));
+      assert.equal((await srv.healthz()).status, 'ok');
+      assert.equal((await srv.healthz()).participants, 2);
+    } finally {
+      await stopAll(peers);
+    }
+    for (const p of peers) assertOk(await p.done, p.user);
+    // tribud keeps serving: another room opens.
+    const [c, jr] = await srv.connectAndJoin({ user: 'later', room: freshRoom('after-full') });
+    assert.equal(jr.ok, true, JSON.stringify(jr));
+    await c.close();
+    await stopCleanly(srv);
+    // Every recordings row is finished: failed with its reason, none left
+    // "recording" (a retry on the full disk fails too).
+    const rows = recordingRows(srv.dataDir);
+    assert.ok(rows.length >= 2, JSON.stringify(rows));
+    for (const row of rows) {
+      assert.equal(row.state, 'failed', JSON.stringify(row));
+      assert.match(row.error ?? '', /No space left|no media reached the file/, JSON.stringify(row));
+    }
+    // Nothing else is lost: the session and both attendance rows are complete.
+    const [session] = sql(srv.dataDir, `SELECT * FROM sessions WHERE room_id = ${quote(room)}`);
+    assert.ok(session, 'the session row');
+    assert.ok(session.ended_ms >= session.started_ms, JSON.stringify(session));
+    const attendance = sql(srv.dataDir, `SELECT * FROM attendance WHERE session_id = ${quote(session.id)}`);
+    assert.deepEqual(attendance.map((a) => a.participant_id).sort(), [...pids].sort(), JSON.stringify(attendance));
+    for (const a of attendance) {
+      assert.ok(a.left_ms >= a.joined_ms, JSON.stringify(a));
+      assert.ok(a.leave_reason, JSON.stringify(a));
+    }
+    assert.ok(srv.stderr.includes('No space left'), `tribud logged the failure:\n${srv.stderr.slice(-4000)}`);
+    // The mount went with tribud: what is left is the empty mount point.
+    assert.deepEqual(readdirSync(recDir), []);
+    await discard(srv);
+  });
+
   /* A 10 s call: alice sends one colour, bob the sync pattern (a white
    * flash and a 1 kHz beep at the same instants every 2 s: sources.c).
    * The first test checks both files as players read them; the second

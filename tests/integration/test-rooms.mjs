@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import { signToken, claims, startTribud } from './lib/tribud.mjs';
+import { signToken, claims, startTribud, waitFor } from './lib/tribud.mjs';
 
 let srv;
 let roomSeq = 0;
@@ -267,6 +267,20 @@ describe('tokens', () => {
     assertError(await client.request('join', { token }), 'unauthorized', 'expired token');
   });
 
+  it('a token replayed after its exp is refused, though it joined before', async () => {
+    const room = freshRoom('replay');
+    // exp 2 s from now: good for a first join, expired a few seconds later.
+    const token = srv.sign({ user: 'again', room, exp: Math.floor(Date.now() / 1000) + 2 });
+    const first = await srv.connect();
+    assertOk(await first.request('join', { token }), 'join before exp');
+    assertOk(await first.request('leave'), 'leave');
+    await new Promise((r) => setTimeout(r, 3500));
+    const replay = await srv.connect();
+    const res = await replay.request('join', { token });
+    assertError(res, 'unauthorized', 'the same token after exp');
+    assert.match(res.error.message, /expired/);
+  });
+
   it('a forged or tampered token is unauthorized', async () => {
     const room = freshRoom();
     const client = await srv.connect();
@@ -289,6 +303,105 @@ describe('tokens', () => {
     const room = freshRoom();
     const client = await srv.connect();
     assertOk(await client.request('join', { token: srv.sign({ user: 'x', room }) }), 'join');
+  });
+});
+
+describe('removal by a facilitator', () => {
+  /** A mentor, two students and a third user in a fresh workshop. */
+  async function workshop(prefix) {
+    const room = freshRoom(prefix);
+    const [mentor, rm] = await srv.connectAndJoin({ user: 'coach', role: 'mentor', room, kind: 'workshop' });
+    const [stu, rs] = await srv.connectAndJoin({ user: 'stu', room, kind: 'workshop' });
+    const [other, ro] = await srv.connectAndJoin({ user: 'other', room, kind: 'workshop' });
+    return {
+      room,
+      mentor,
+      stu,
+      other,
+      ids: {
+        mentor: assertOk(rm, 'mentor join').you.participant_id,
+        stu: assertOk(rs, 'student join').you.participant_id,
+        other: assertOk(ro, 'other join').you.participant_id,
+      },
+    };
+  }
+
+  it('sticks to the user for the room\u2019s life: a fresh token is refused with forbidden; others unaffected', async () => {
+    const { room, mentor, stu, other, ids } = await workshop('removed');
+    const refusedLines = () =>
+      [...srv.stderr.matchAll(new RegExp(`\\[${room}\\] join of stu refused: removed by a facilitator`, 'g'))].length;
+    assertOk(await mentor.request('remove', { participant_id: ids.stu }), 'remove');
+    const removed = await stu.nextEvent('removed', { timeout: 5000 });
+    assert.equal(removed.data.reason, 'removed');
+    // The same connection, the same token again, a fresh token, a mentor
+    // token of the same user: all refused.
+    const attempts = [
+      ['the same connection, a fresh token', stu, srv.sign({ user: 'stu', room, kind: 'workshop' })],
+      ['a new connection', await srv.connect(), srv.sign({ user: 'stu', room, kind: 'workshop' })],
+      ['a mentor token of the same user', await srv.connect(), srv.sign({ user: 'stu', role: 'mentor', room })],
+      ['a room-* token', await srv.connect(), srv.sign({ user: 'stu', role: 'student', room: '*' })],
+    ];
+    for (const [what, client, token] of attempts) {
+      const res = await client.request('join', { token, room });
+      assertError(res, 'forbidden', what);
+      assert.match(res.error.message, /removed from this room by a facilitator/, what);
+    }
+    // Logged once, not once per attempt.
+    await waitFor(() => refusedLines() >= 1, { timeout: 3000, what: 'the refusal in the log' });
+    assert.equal(refusedLines(), 1, srv.stderr.slice(-3000));
+    // Nobody joined: the others saw no participant-joined of stu.
+    assert.equal(other.queued('participant-joined').filter((e) => e.data.participant.user === 'stu').length, 0);
+    const h = await srv.fetch(`/api/rooms/${room}`, { token: srv.sign({ user: 'adm', role: 'admin', room: '*' }) });
+    assert.deepEqual(h.json.participants.map((p) => p.user).sort(), ['coach', 'other']);
+    // Other users may still join and leave and come back; stu may join
+    // another room.
+    assertOk(await other.request('leave'), 'other leaves');
+    assertOk(await other.request('join', { token: srv.sign({ user: 'other', room, kind: 'workshop' }) }), 'other rejoins');
+    const [, rn] = await srv.connectAndJoin({ user: 'newcomer', room, kind: 'workshop' });
+    assertOk(rn, 'a newcomer joins');
+    const [, rx] = await srv.connectAndJoin({ user: 'stu', room: freshRoom('elsewhere'), kind: 'workshop' });
+    assertOk(rx, 'stu joins another room');
+    assert.ok(ids.mentor && ids.other);
+  });
+
+  it('a student cannot remove the mentor (nor lock anyone out)', async () => {
+    const { room, mentor, stu, ids } = await workshop('nolock');
+    const res = await stu.request('remove', { participant_id: ids.mentor });
+    assertError(res, 'forbidden', 'a student removing the mentor');
+    assertError(await stu.request('remove', { participant_id: ids.other }), 'forbidden', 'a student removing a student');
+    assert.deepEqual(mentor.queued('removed'), []);
+    // The mentor leaves and comes back: nothing stuck.
+    assertOk(await mentor.request('leave'), 'mentor leaves');
+    assertOk(await mentor.request('join', { token: srv.sign({ user: 'coach', role: 'mentor', room, kind: 'workshop' }) }),
+      'the mentor joins again');
+  });
+
+  it('mute, remove and view naming a participant of another room get not-found', async () => {
+    const roomA = freshRoom('cross-a');
+    const roomB = freshRoom('cross-b');
+    const [mentorA, ra] = await srv.connectAndJoin({ user: 'coach-a', role: 'mentor', room: roomA, kind: 'workshop' });
+    assertOk(ra, 'mentor A join');
+    const [stuB, rb] = await srv.connectAndJoin({ user: 'stu-b', room: roomB, kind: 'workshop' });
+    const victim = assertOk(rb, 'student B join').you.participant_id;
+    for (const [type, fields] of [
+      ['mute', { participant_id: victim, kind: 'audio', muted: true }],
+      ['mute', { participant_id: victim, kind: 'video', muted: true }],
+      ['remove', { participant_id: victim }],
+      ['view', { mode: 'spotlight', spotlight: victim }],
+      ['lower-hand', { participant_id: victim }],
+    ]) {
+      const res = await mentorA.request(type, fields);
+      assertError(res, 'not-found', `${type} ${JSON.stringify(fields)} across rooms`);
+    }
+    // B's student is untouched: not removed, not muted, still in its room.
+    assertOk(await stuB.request('ping'), 'ping');
+    assert.deepEqual(stuB.queued('removed'), []);
+    for (const e of stuB.queued('participant-updated')) {
+      assert.notEqual(e.data.participant.forced_muted?.audio, true, JSON.stringify(e.data));
+    }
+    const h = await srv.fetch(`/api/rooms/${roomB}`, { token: srv.sign({ user: 'adm', role: 'admin', room: '*' }) });
+    assert.deepEqual(h.json.participants.map((p) => p.participant_id), [victim]);
+    assert.notEqual(h.json.participants[0].forced_muted?.audio, true, JSON.stringify(h.json));
   });
 });
 

@@ -394,7 +394,6 @@ function setupPlayer() {
 function playChosen(autoplay) {
   const player = $('player');
   const rec = (current?.recordings ?? []).find((r) => String(r.id) === $('recording-choice').value);
-  recovery = { wanted: 0, tries: 0 };
   if (!rec?.media_url) {
     player.removeAttribute('src');
     player.load();
@@ -406,43 +405,9 @@ function playChosen(autoplay) {
   if (autoplay) player.play().catch(() => {});
 }
 
-// Chromium cannot seek a recording to a time before its first video frame
-// when the audio started earlier (the muxer indexes video keyframes only, so
-// it seeks in the audio track, which has no index): the seek fails and the
-// player stops in error. A restart from 0 (or replay after the end) does
-// that. So after a failed seek the source is loaded again and started a
-// little later, up to three times, each further on; any other error is
-// reported. preload="auto" avoids the same seek when a player suspended
-// after its metadata starts playing.
-const START_GUARD_S = [0.5, 1.5, 3];
-let recovery = { wanted: 0, tries: 0 };
-
-function recoverSeek() {
-  const player = $('player');
-  if (recovery.tries >= START_GUARD_S.length || recovery.wanted >= START_GUARD_S[START_GUARD_S.length - 1])
-    return false;
-  const at = Math.max(recovery.wanted, START_GUARD_S[recovery.tries++]);
-  const src = player.getAttribute('src');
-  player.addEventListener('loadedmetadata', () => {
-    player.currentTime = at;
-    player.play().catch(() => {});
-  }, { once: true });
-  player.src = src;
-  return true;
-}
-
 $('recording-choice').addEventListener('change', () => playChosen(true));
-$('player').addEventListener('seeking', () => {
-  recovery.wanted = $('player').currentTime;
-});
-$('player').addEventListener('playing', () => {
-  if ($('player').currentTime > START_GUARD_S[START_GUARD_S.length - 1]) recovery.tries = 0;
-});
 $('player').addEventListener('error', () => {
-  const player = $('player');
-  if (!player.getAttribute('src')) return;
-  if (player.error?.code === MediaError.MEDIA_ERR_NETWORK && /seek/i.test(player.error.message) && recoverSeek())
-    return;
+  if (!$('player').getAttribute('src')) return;
   notify('lib.playFailed', {}, { code: 'media', level: 'warning' });
 });
 

@@ -16,7 +16,7 @@
  *       [--expect-width W --expect-height H]
  *       [--min-frames 30] [--min-audio-buffers 50]
  *       [--timeout 30] [--duration S] [--drop-percent P] [--seed S]
- *       [--ice-address ADDR]... [--stats] [--verbose]
+ *       [--ice-address ADDR]... [--bad-fingerprint] [--stats] [--verbose]
  *
  * Output (stdout, one JSON object per line):
  *  - with --stats, once a second:
@@ -68,6 +68,10 @@
  * NACKs, the publisher can retransmit the lost packets over RTX (the
  * publish transceivers have do-nack set). "publish" in the output then
  * reports video_packets, dropped_video_packets and the RTX sender's counts.
+ *
+ * --bad-fingerprint: every SDP sent (publish offer, subscriber answers)
+ * carries another well-formed fingerprint than the certificate's (each hex
+ * digit d becomes 15 - d), so the server must refuse the DTLS handshake.
  *
  * Hidden --loopback-selftest: no server; an in-process stand-in answers
  * join, turns the publish offer into a subscriber-offer for this same
@@ -139,6 +143,7 @@ typedef struct options {
 	gboolean selftest;
 	char *pattern;
 	char *mute_after;
+	gboolean bad_fingerprint;
 } options;
 
 /* ---- state ---- */
@@ -294,6 +299,30 @@ static char *printable(const char *s, size_t max)
 	if (s && strlen(s) > max)
 		g_string_append(out, "...");
 	return g_string_free(out, FALSE);
+}
+
+/* ---- --bad-fingerprint ---- */
+
+/* With --bad-fingerprint, a copy of SDP (transfer full) whose a=fingerprint
+ * values have each hex digit d replaced by 15 - d: still well-formed, never
+ * the certificate's. Otherwise a plain copy. */
+static char *outgoing_sdp(const char *sdp)
+{
+	char *out = g_strdup(sdp);
+	if (!the_app.opt.bad_fingerprint)
+		return out;
+	for (char *line = strstr(out, "a=fingerprint:"); line; line = strstr(line + 1, "a=fingerprint:")) {
+		char *value = strchr(line, ' ');
+		if (!value)
+			break;
+		for (char *c = value + 1; *c && *c != '\r' && *c != '\n'; c++) {
+			if (!g_ascii_isxdigit(*c))
+				continue;
+			int d = 15 - g_ascii_xdigit_value(*c);
+			*c = g_ascii_isupper(*c) || g_ascii_isdigit(*c) ? "0123456789ABCDEF"[d] : "0123456789abcdef"[d];
+		}
+	}
+	return out;
 }
 
 /* With --verbose, the whole SDP (it is cut short in the message trace). */
@@ -1479,7 +1508,9 @@ static void publish_offer_applied(peer *p, const GstStructure *reply, gpointer d
 	(void)reply;
 	app *a = p->a;
 	GstWebRTCSessionDescription *offer = data;
-	char *text = gst_sdp_message_as_text(offer->sdp);
+	char *real = gst_sdp_message_as_text(offer->sdp);
+	char *text = outgoing_sdp(real);
+	g_free(real);
 	json_t *tracks = json_array();
 	for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); i++) {
 		const GstSDPMedia *m = gst_sdp_message_get_media(offer->sdp, i);
@@ -1632,7 +1663,9 @@ static void sub_answer_applied(peer *p, const GstStructure *reply, gpointer data
 	(void)reply;
 	app *a = p->a;
 	GstWebRTCSessionDescription *answer = data;
-	char *text = gst_sdp_message_as_text(answer->sdp);
+	char *real = gst_sdp_message_as_text(answer->sdp);
+	char *text = outgoing_sdp(real);
+	g_free(real);
 	log_info("subscribe: answering offer %" JSON_INTEGER_FORMAT " (%u sections)", p->version,
 		 gst_sdp_message_medias_len(answer->sdp));
 	log_sdp("subscriber answer", text);
@@ -2324,6 +2357,9 @@ int main(int argc, char **argv)
 		  "V[,S:V]..." },
 		{ "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->ice_addresses,
 		  "Local address for ICE (repeatable; default 127.0.0.1; auto: libnice's enumeration)", "ADDR" },
+		{ "bad-fingerprint", 0, 0, G_OPTION_ARG_NONE, &o->bad_fingerprint,
+		  "Send another fingerprint than the certificate's in every SDP (the server must refuse DTLS)",
+		  NULL },
 		{ "stats", 0, 0, G_OPTION_ARG_NONE, &o->stats, "Print a JSON stats line every second", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log signaling and state changes to stderr",
 		  NULL },

@@ -502,6 +502,7 @@ static void check_rtp(tb_srtp *tx, tb_srtp *rx, size_t tag, uint32_t ssrc)
 	uint8_t *buf = g_malloc(cap), *orig = g_malloc(PACKET_LEN), *copy = g_malloc(cap);
 	size_t len, copy_len;
 	uint16_t seq = 65500; /* crosses a rollover */
+	uint64_t replayed = tb_srtp_replayed(rx);
 
 	for (int i = 0; i < 100; i++, seq++) {
 		len = make_rtp(orig, seq, ssrc, PACKET_LEN);
@@ -517,6 +518,7 @@ static void check_rtp(tb_srtp *tx, tb_srtp *rx, size_t tag, uint32_t ssrc)
 		/* The same packet again is a replay. */
 		g_assert_cmpint(tb_srtp_unprotect_rtp(rx, copy, &copy_len), ==, TB_EINVAL);
 	}
+	g_assert_cmpuint(tb_srtp_replayed(rx) - replayed, ==, 100); /* counted apart */
 
 	/* Tampered payload, then tampered tag: refused; the genuine packet still
 	 * passes afterwards (a forgery must not advance the replay window). */

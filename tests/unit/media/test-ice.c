@@ -8,9 +8,10 @@
  * callbacks into per-peer lists, which the loop delivers as signaling would.
  * One test runs both peers on a real tb_worker instead.
  *
- * The consent-freshness tests wait for libnice's consent timeout (10 s in
- * libnice 0.1.21, 30 s from 0.1.22 on) or past its keepalive timeout (50 s),
- * so they run only with TB_TEST_SLOW=1; the default suite takes seconds.
+ * Consent: the server's tb_ice reads a test clock (the monotonic clock plus
+ * an offset the test moves), so the 30 s peer-silence deadline is checked in
+ * seconds; libnice's own timers run on real time. The tests that wait for
+ * real deadlines (30 s, libnice's 50 s) run only with TB_TEST_SLOW=1.
  */
 #include "ice.h"
 
@@ -49,6 +50,22 @@ struct fixture {
 };
 
 static const char *const loopback[] = {"127.0.0.1", NULL};
+
+/* ---- test clock: real monotonic time plus an offset the test moves ---- */
+
+static gint64 clock_offset_us;
+
+static int64_t test_wall_ms(void *user_data)
+{
+	return g_get_real_time() / 1000;
+}
+
+static int64_t test_mono_us(void *user_data)
+{
+	return g_get_monotonic_time() + clock_offset_us;
+}
+
+static const tb_clock test_clock = {.wall_ms = test_wall_ms, .mono_us = test_mono_us};
 
 /* ---- callbacks ---- */
 
@@ -162,10 +179,14 @@ static void peer_clear(peer *p)
 /* Both peers on 127.0.0.1: the server controlled, the browser controlling. */
 static void setup(fixture *f, gconstpointer data)
 {
-	tb_ice_config server = {.local_addresses = loopback, .name = "server"};
-	tb_ice_config browser = {
-		.local_addresses = loopback, .name = "browser", .controlling = true};
+	tb_ice_config server = {
+		.local_addresses = loopback, .name = "server", .clock = &test_clock};
+	tb_ice_config browser = {.local_addresses = loopback,
+				 .name = "browser",
+				 .controlling = true,
+				 .clock = &test_clock};
 
+	clock_offset_us = 0;
 	f->ctx = g_main_context_new();
 	g_main_context_push_thread_default(f->ctx);
 	peer_init(f, &f->server, "server");
@@ -1016,27 +1037,20 @@ static void test_worker(void)
 	g_cond_clear(&t.shared.cond);
 }
 
-/* ---- consent freshness (slow, opt-in) ---- */
+/* ---- consent ---- */
 
-static void test_consent_lost(fixture *f, gconstpointer data)
+static void test_consent_rule(void)
 {
-	gint64 start;
-	double seconds;
+	const int64_t s = G_USEC_PER_SEC, t = (int64_t)TB_ICE_CONSENT_TIMEOUT_MS * 1000;
 
-	if (g_strcmp0(g_getenv("TB_TEST_SLOW"), "1") != 0) {
-		g_test_skip("waits for libnice's consent timeout; set TB_TEST_SLOW=1");
-		return;
-	}
-	connect_peers(f);
-	/* The browser vanishes without a word (tab killed). */
-	tb_ice_free(f->browser.ice);
-	f->browser.ice = NULL;
-	start = g_get_monotonic_time();
-	g_assert_true(run_until(f, server_failed, 60000));
-	seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
-	g_test_message("consent lost after %.1f s", seconds);
-	g_assert_cmpfloat(seconds, >=, 5.0);
-	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, TB_EIO);
+	g_assert_cmpint(TB_ICE_CONSENT_TIMEOUT_MS, ==, 30000); /* RFC 7675 */
+	/* Sent to a peer silent since 100 s: lost from 130 s on, not before. */
+	g_assert_false(tb_ice_peer_silent(100 * s, 101 * s, 100 * s + t - 1));
+	g_assert_true(tb_ice_peer_silent(100 * s, 101 * s, 100 * s + t));
+	g_assert_true(tb_ice_peer_silent(100 * s, 129 * s, 200 * s));
+	/* Nothing sent since the peer was last heard: libnice's checks decide. */
+	g_assert_false(tb_ice_peer_silent(100 * s, 100 * s, 1000 * s));
+	g_assert_false(tb_ice_peer_silent(100 * s, 50 * s, 1000 * s));
 }
 
 static bool never(fixture *f)
@@ -1044,8 +1058,115 @@ static bool never(fixture *f)
 	return false;
 }
 
-/* Two live agents keep consent well past libnice's consent timeout (10 s)
- * and its keepalive timeout (50 s): no false FAILED. */
+/* Runs the loop past at least one consent tick (once a second). */
+static void run_past_tick(fixture *f)
+{
+	run_until(f, never, 2200);
+}
+
+/* The browser vanishes while the server sends to it: FAILED once 30 s (of
+ * the test clock) passed without a datagram from it, not before. */
+static void test_consent_silent_peer(fixture *f, gconstpointer data)
+{
+	connect_peers(f);
+	send_and_check(f, &f->server, 100, 1);
+	tb_ice_free(f->browser.ice); /* a tab killed: not a word */
+	f->browser.ice = NULL;
+	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, 0);
+	run_past_tick(f);
+	g_assert_false(saw_state(&f->server, TB_ICE_FAILED));
+
+	clock_offset_us += 22 * G_USEC_PER_SEC; /* under 30 s since connected */
+	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, 0);
+	run_past_tick(f);
+	g_assert_false(saw_state(&f->server, TB_ICE_FAILED));
+
+	clock_offset_us += 8 * G_USEC_PER_SEC;
+	g_assert_true(run_until(f, server_failed, 3000));
+	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, TB_EIO);
+}
+
+/* Peers that hear each other keep consent however long it runs. */
+static void test_consent_heard(fixture *f, gconstpointer data)
+{
+	connect_peers(f);
+	for (guint i = 0; i < 4; i++) {
+		clock_offset_us += 12 * G_USEC_PER_SEC;
+		send_and_check(f, &f->server, 100, (guint8)i);
+		send_and_check(f, &f->browser, 100, (guint8)i);
+		run_past_tick(f);
+	}
+	g_assert_false(saw_state(&f->server, TB_ICE_FAILED));
+	g_assert_false(saw_state(&f->browser, TB_ICE_FAILED));
+	send_and_check(f, &f->server, 100, 9);
+}
+
+/* A connection with nothing to send is not judged on silence (libnice's
+ * checks keep it: 50 s without an answer). */
+static void test_consent_idle(fixture *f, gconstpointer data)
+{
+	connect_peers(f);
+	run_past_tick(f);
+	clock_offset_us += 120 * G_USEC_PER_SEC;
+	run_past_tick(f);
+	g_assert_false(saw_state(&f->server, TB_ICE_FAILED));
+	g_assert_false(saw_state(&f->browser, TB_ICE_FAILED));
+	send_and_check(f, &f->server, 100, 1);
+	send_and_check(f, &f->browser, 100, 2);
+}
+
+/* Slow, real time: the browser vanishes while the server sends to it once a
+ * second: FAILED 30-32 s after its last datagram. */
+static void test_consent_lost(fixture *f, gconstpointer data)
+{
+	gint64 start;
+	double seconds;
+
+	if (g_strcmp0(g_getenv("TB_TEST_SLOW"), "1") != 0) {
+		g_test_skip("waits for the 30 s consent deadline; set TB_TEST_SLOW=1");
+		return;
+	}
+	connect_peers(f);
+	send_and_check(f, &f->browser, 100, 1);
+	tb_ice_free(f->browser.ice);
+	f->browser.ice = NULL;
+	start = g_get_monotonic_time();
+	for (int i = 0; i < 60 && !server_failed(f); i++) {
+		g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, 0);
+		run_until(f, server_failed, 1000);
+	}
+	g_assert_true(server_failed(f));
+	seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+	g_test_message("consent lost after %.1f s", seconds);
+	g_assert_cmpfloat(seconds, >=, 29.0);
+	g_assert_cmpfloat(seconds, <=, 33.0);
+	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, TB_EIO);
+}
+
+/* Slow, real time: the browser vanishes and the server sends nothing:
+ * libnice's unanswered checks end it after 50 s. */
+static void test_consent_lost_idle(fixture *f, gconstpointer data)
+{
+	gint64 start;
+	double seconds;
+
+	if (g_strcmp0(g_getenv("TB_TEST_SLOW"), "1") != 0) {
+		g_test_skip("waits for libnice's 50 s keepalive timeout; set TB_TEST_SLOW=1");
+		return;
+	}
+	connect_peers(f);
+	tb_ice_free(f->browser.ice);
+	f->browser.ice = NULL;
+	start = g_get_monotonic_time();
+	g_assert_true(run_until(f, server_failed, 70000));
+	seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+	g_test_message("consent lost after %.1f s", seconds);
+	g_assert_cmpfloat(seconds, >=, 44.0);
+	g_assert_cmpint(tb_ice_send(f->server.ice, (const uint8_t *)"x", 1), ==, TB_EIO);
+}
+
+/* Slow, real time: two live agents keep consent well past 30 s and past
+ * libnice's keepalive timeout (50 s), sending nothing: no false FAILED. */
 static void test_consent_kept(fixture *f, gconstpointer data)
 {
 	if (g_strcmp0(g_getenv("TB_TEST_SLOW"), "1") != 0) {
@@ -1091,7 +1212,12 @@ int main(int argc, char **argv)
 	ADD("free/in-state", test_free_in_state);
 	ADD("free/in-gather", test_free_in_gather);
 	g_test_add_func("/media/ice/worker", test_worker);
+	g_test_add_func("/media/ice/consent/rule", test_consent_rule);
+	ADD("consent/silent-peer", test_consent_silent_peer);
+	ADD("consent/heard", test_consent_heard);
+	ADD("consent/idle", test_consent_idle);
 	ADD("consent/lost", test_consent_lost);
+	ADD("consent/lost-idle", test_consent_lost_idle);
 	ADD("consent/kept", test_consent_kept);
 	return g_test_run();
 }

@@ -501,7 +501,9 @@ static void test_rfc7714_rtp(void)
 	g_assert_cmpmem(copy, len, plain, plain_len);
 	memcpy(copy, want, want_len);
 	len = want_len;
+	g_assert_cmpuint(tb_srtp_replayed(srtp), ==, 0);
 	g_assert_cmpint(tb_srtp_unprotect_rtp(srtp, copy, &len), ==, TB_EINVAL); /* replay */
+	g_assert_cmpuint(tb_srtp_replayed(srtp), ==, 1);
 	tb_srtp_free(srtp);
 
 	/* Any bit flipped anywhere, header and tag included: refused. */

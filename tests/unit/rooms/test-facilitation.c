@@ -571,6 +571,74 @@ static void test_mute_other_remove_lock(fixture *f, gconstpointer data)
 	f->clients[3].participant = p;
 }
 
+/* A removal sticks to the user for the room's life: a fresh token of the same
+ * user (any role) is refused; other users and other rooms are not; a student
+ * cannot remove anyone, so a mentor cannot be locked out by one; a new life
+ * of the room starts clean. */
+static void test_remove_sticks(fixture *f, gconstpointer data)
+{
+	tb_participant *m = join(f, 0, TB_ROLE_MENTOR);
+	tb_participant *s1 = join(f, 1, TB_ROLE_STUDENT);
+	tb_join_params again = {.room_id = "w",
+				.user = "u-s2",
+				.role = TB_ROLE_STUDENT,
+				.kind = TB_ROOM_KIND_WORKSHOP};
+	tb_participant *p = NULL;
+	char *removed_id;
+
+	join(f, 2, TB_ROLE_STUDENT);
+	/* A student cannot remove the mentor (nor anyone). */
+	g_assert_cmpint(tb_participant_remove_other(s1, tb_participant_id(m)), ==, TB_EPERM);
+	g_assert_cmpint(tb_participant_remove_other(s1, pid(f, 2)), ==, TB_EPERM);
+	g_assert_null(f->clients[0].removed_reason);
+	g_assert_null(f->clients[2].removed_reason);
+
+	removed_id = g_strdup(pid(f, 2));
+	g_assert_cmpint(tb_participant_remove_other(m, removed_id), ==, 0);
+	g_assert_cmpstr(f->clients[2].removed_reason, ==, "removed");
+	f->clients[2].participant = NULL;
+	/* The same user comes back, as a student or with a mentor token. */
+	g_assert_cmpint(tb_rooms_join(f->rooms, &again, &fake_sink, &f->clients[2], &p), ==,
+			TB_EAUTH);
+	g_assert_null(p);
+	again.role = TB_ROLE_MENTOR;
+	g_assert_cmpint(tb_rooms_join(f->rooms, &again, &fake_sink, &f->clients[2], &p), ==,
+			TB_EAUTH);
+	g_assert_null(tb__room_find_participant(room_of(f), removed_id));
+	g_assert_cmpuint(tb_rooms_participant_count(f->rooms), ==, 2);
+	/* A locked room does not change the answer. */
+	g_assert_cmpint(tb_participant_lock(m, true), ==, 0);
+	g_assert_cmpint(tb_rooms_join(f->rooms, &again, &fake_sink, &f->clients[2], &p), ==,
+			TB_EAUTH);
+	g_assert_cmpint(tb_participant_lock(m, false), ==, 0);
+
+	/* Another user joins; the removed user may join another room. */
+	join(f, 3, TB_ROLE_STUDENT);
+	again.room_id = "w-other";
+	again.role = TB_ROLE_STUDENT;
+	g_assert_cmpint(tb_rooms_join(f->rooms, &again, &fake_sink, &f->clients[2], &p), ==, 0);
+	g_assert_nonnull(p);
+	f->clients[2].participant = p;
+	tb_participant_leave(p, "left");
+	f->clients[2].participant = NULL;
+
+	/* Leaving and coming back (not removed) is still fine for the others. */
+	tb_participant_leave(s1, "left");
+	join(f, 1, TB_ROLE_STUDENT);
+
+	/* The room ends with its last participant; its next life has no
+	 * memory of the removal. */
+	tb_participant_leave(f->clients[1].participant, "left");
+	tb_participant_leave(f->clients[3].participant, "left");
+	tb_participant_leave(m, "left");
+	g_assert_null(room_of(f));
+	again.room_id = "w";
+	p = NULL;
+	g_assert_cmpint(tb_rooms_join(f->rooms, &again, &fake_sink, &f->clients[2], &p), ==, 0);
+	f->clients[2].participant = p;
+	g_free(removed_id);
+}
+
 /* ---- active speaker and speaking time ---- */
 
 static void feed(fixture *f, int a, uint8_t level_a, int b, uint8_t level_b, int times)
@@ -677,6 +745,7 @@ int main(int argc, char **argv)
 	ADD("reader-leaves", test_reader_leaves);
 	ADD("hands", test_hands);
 	ADD("mute-other-remove-lock", test_mute_other_remove_lock);
+	ADD("remove-sticks", test_remove_sticks);
 	ADD("active-speaker", test_active_speaker);
 	ADD("join-state-empty", test_join_state_empty);
 	return g_test_run();
