@@ -401,7 +401,10 @@ void tb__router_publisher_rtp(void *user_data, uint8_t *buf, size_t len)
 	tb_rtcp_rx_stats_update(&l->rx, hdr.seq, hdr.timestamp, now);
 	if (!rtx && track->kind == TB_SDP_KIND_VIDEO)
 		detect_loss(track, l, hdr.seq);
-	if (l->cache) {
+	/* Nothing of a muted track is kept for NACKs either: a keyframe that
+	 * arrives after the unmute but is older than packets received while
+	 * muted would put them inside the subscribers' retransmission window. */
+	if (l->cache && !track->muted) {
 		cached_packet *slot = &l->cache[hdr.seq % CACHE_SLOTS];
 		slot->seq = hdr.seq;
 		slot->len = (uint16_t)len;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http-parse.h"
 #include "signaling-private.h"
 
 #define CAT        "sig"
@@ -188,10 +189,8 @@ static tb_http_pending *pending_new(tb_signaling *sig, struct lws *wsi, tb_http_
 
 /* ---- media: ranges and validators ---- */
 
-/* Parses RANGE ("bytes=a-b", "bytes=a-", "bytes=-n", one range) against a
- * file of SIZE bytes into [*START, *END). False when it is malformed or
- * unsatisfiable: the answer is then 416. */
-static bool parse_range(const char *range, int64_t size, int64_t *start, int64_t *end)
+/* See http-parse.h. */
+bool tb__http_parse_range(const char *range, int64_t size, int64_t *start, int64_t *end)
 {
 	const char *spec, *dash;
 	char *rest;
@@ -244,8 +243,8 @@ static void http_date(int64_t mtime_ns, char *out, size_t len)
 		   months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* True if the If-None-Match list LIST holds ETAG (weak comparison) or "*". */
-static bool etag_listed(const char *list, const char *etag)
+/* See http-parse.h. */
+bool tb__http_etag_listed(const char *list, const char *etag)
 {
 	char **items = g_strsplit(list, ",", -1);
 	bool found = false;
@@ -325,14 +324,14 @@ static int respond_media(tb_signaling *sig, struct lws *wsi, tb_http_state *http
 	g_snprintf(etag, sizeof etag,
 		   "\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x\"",
 		   p->recording_id, p->size, p->mtime_ns);
-	if (p->if_none_match[0] && etag_listed(p->if_none_match, etag))
+	if (p->if_none_match[0] && tb__http_etag_listed(p->if_none_match, etag))
 		return media_headers(sig, wsi, http, p, 304, 0, 0, etag);
 	/* If-Range with another validator: the file changed, send it whole. */
 	if (ranged && p->if_range[0] && strcmp(p->if_range, etag) != 0)
 		ranged = false;
 	if (!ranged)
 		return media_headers(sig, wsi, http, p, 200, start, end, etag);
-	if (p->bad_range || !parse_range(p->range, p->size, &start, &end))
+	if (p->bad_range || !tb__http_parse_range(p->range, p->size, &start, &end))
 		return media_headers(sig, wsi, http, p, 416, 0, 0, etag);
 	return media_headers(sig, wsi, http, p, 206, start, end, etag);
 }
@@ -387,8 +386,8 @@ int tb__http_library_writeable(tb_signaling *sig, struct lws *wsi, tb_http_state
 
 /* ---- request parsing ---- */
 
-/* Parses a non-negative decimal integer of at most 18 digits. */
-static bool parse_uint(const char *s, int64_t *out)
+/* See http-parse.h. */
+bool tb__http_parse_uint(const char *s, int64_t *out)
 {
 	size_t n = strlen(s);
 
@@ -401,16 +400,14 @@ static bool parse_uint(const char *s, int64_t *out)
 	return true;
 }
 
-/* A time: Unix milliseconds, a date (YYYY-MM-DD, UTC midnight; END_OF_DAY
- * gives the next midnight, so "to" includes that day) or an ISO 8601 time
- * with its zone. */
-static bool parse_time(const char *s, bool end_of_day, int64_t *out)
+/* See http-parse.h ("to" includes its day: END_OF_DAY). */
+bool tb__http_parse_time(const char *s, bool end_of_day, int64_t *out)
 {
 	GDateTime *dt = NULL;
 	int y, m, d;
 	char tail;
 
-	if (parse_uint(s, out))
+	if (tb__http_parse_uint(s, out))
 		return true;
 	if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3) {
 		dt = g_date_time_new_utc(y, m, d, 0, 0, 0);
@@ -429,12 +426,7 @@ static bool parse_time(const char *s, bool end_of_day, int64_t *out)
 	return true;
 }
 
-typedef struct search_args {
-	char *text, *stage, *sector, *problem, *visibility, *mentor;
-	tb_library_query query;
-} search_args;
-
-static void search_args_clear(search_args *a)
+void tb__http_search_args_clear(tb_http_search_args *a)
 {
 	g_free(a->text);
 	g_free(a->stage);
@@ -445,8 +437,8 @@ static void search_args_clear(search_args *a)
 }
 
 /* Parses one NAME=VALUE of the search; false with *FIELD and MESSAGE set. */
-static bool search_arg(search_args *a, const char *name, const char *value, const char **field,
-		       char *message, size_t message_len)
+static bool search_arg(tb_http_search_args *a, const char *name, const char *value,
+		       const char **field, char *message, size_t message_len)
 {
 	static const char *const names[] = {"q",       "stage",      "sector",
 					    "problem", "visibility", "mentor"};
@@ -468,7 +460,7 @@ static bool search_arg(search_args *a, const char *name, const char *value, cons
 	if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0) {
 		bool to = name[0] == 't';
 		*field = to ? "to" : "from";
-		if (!parse_time(value, to, to ? &a->query.to_ms : &a->query.from_ms)) {
+		if (!tb__http_parse_time(value, to, to ? &a->query.to_ms : &a->query.from_ms)) {
 			g_snprintf(message, message_len,
 				   "%s: Unix milliseconds, YYYY-MM-DD or an ISO 8601 time", *field);
 			return false;
@@ -492,7 +484,7 @@ static bool search_arg(search_args *a, const char *name, const char *value, cons
 	if (strcmp(name, "page") == 0 || strcmp(name, "per_page") == 0) {
 		bool per = name[0] == 'p' && name[1] == 'e';
 		*field = per ? "per_page" : "page";
-		if (!parse_uint(value, &n) || n < 1 ||
+		if (!tb__http_parse_uint(value, &n) || n < 1 ||
 		    n > (per ? TB_LIBRARY_PER_PAGE_MAX : 1000000)) {
 			g_snprintf(message, message_len, "%s: an integer from 1 to %d", *field,
 				   per ? TB_LIBRARY_PER_PAGE_MAX : 1000000);
@@ -512,18 +504,47 @@ static bool search_arg(search_args *a, const char *name, const char *value, cons
 	return false;
 }
 
+void tb__http_search_init(tb_http_search_args *a)
+{
+	a->query.from_ms = a->query.to_ms = TB_LIBRARY_NO_TIME;
+}
+
+bool tb__http_search_fragment(tb_http_search_args *a, char *arg, const char **field, char *message,
+			      size_t message_len)
+{
+	char *eq = strchr(arg, '=');
+
+	if (eq)
+		*eq = '\0';
+	if (!g_utf8_validate(arg, -1, NULL) || (eq && !g_utf8_validate(eq + 1, -1, NULL))) {
+		*field = NULL;
+		g_strlcpy(message, "the query string is not valid UTF-8", message_len);
+		return false;
+	}
+	return search_arg(a, arg, eq ? eq + 1 : "", field, message, message_len);
+}
+
+void tb__http_search_finish(tb_http_search_args *a)
+{
+	a->query.text = a->text;
+	a->query.stage = a->stage;
+	a->query.sector = a->sector;
+	a->query.problem = a->problem;
+	a->query.visibility = a->visibility;
+	a->query.mentor = a->mentor;
+}
+
 /* Reads the query string into A. Returns 0, or sends the 400 and returns 1
  * (*RC: what the callback returns). */
-static int parse_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http, search_args *a,
-			int *rc)
+static int parse_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
+			tb_http_search_args *a, int *rc)
 {
 	char arg[1024], message[192];
 	const char *field = NULL;
 
-	a->query.from_ms = a->query.to_ms = TB_LIBRARY_NO_TIME;
+	tb__http_search_init(a);
 	for (int i = 0;; i++) {
 		int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
-		char *eq;
 
 		if (n < 0) {
 			if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0) {
@@ -535,26 +556,13 @@ static int parse_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 		}
 		if (n == 0)
 			continue;
-		eq = strchr(arg, '=');
-		if (eq)
-			*eq = '\0';
-		if (!g_utf8_validate(arg, -1, NULL) || (eq && !g_utf8_validate(eq + 1, -1, NULL))) {
-			*rc = respond_failure(sig, wsi, http, 400, "bad-query", NULL,
-					      "the query string is not valid UTF-8");
-			return 1;
-		}
-		if (!search_arg(a, arg, eq ? eq + 1 : "", &field, message, sizeof message)) {
+		if (!tb__http_search_fragment(a, arg, &field, message, sizeof message)) {
 			*rc = respond_failure(sig, wsi, http, 400,
 					      field ? "bad-field" : "bad-query", field, message);
 			return 1;
 		}
 	}
-	a->query.text = a->text;
-	a->query.stage = a->stage;
-	a->query.sector = a->sector;
-	a->query.problem = a->problem;
-	a->query.visibility = a->visibility;
-	a->query.mentor = a->mentor;
+	tb__http_search_finish(a);
 	return 0;
 }
 
@@ -584,25 +592,45 @@ static int method_not_allowed(tb_signaling *sig, struct lws *wsi, tb_http_state 
 	return tb__http_respond_error(sig, wsi, http, 405, "bad-method", message);
 }
 
+/* ---- ids in paths ---- */
+
+bool tb__http_session_path(const char *rest, char *id, size_t id_size, const char **sub)
+{
+	const char *slash = strchr(rest, '/');
+
+	*sub = slash ? slash + 1 : "";
+	if (!slash)
+		slash = rest + strlen(rest);
+	if ((size_t)(slash - rest) >= id_size)
+		return false;
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	return tb_library_session_id_valid(id);
+}
+
+int tb__http_recording_path(const char *rest, int64_t *id)
+{
+	const char *slash = strchr(rest, '/');
+	char digits[24];
+
+	if (!slash || strcmp(slash, "/media") != 0 || (size_t)(slash - rest) >= sizeof digits)
+		return TB_ENOENT;
+	memcpy(digits, rest, (size_t)(slash - rest));
+	digits[slash - rest] = '\0';
+	return tb__http_parse_uint(digits, id) ? 0 : TB_EINVAL;
+}
+
 /* ---- routes ---- */
 
 static int route_sessions(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 			  const tb_library_viewer *viewer)
 {
-	const char *rest = http->path + strlen("/api/sessions/");
-	const char *slash = strchr(rest, '/');
 	char id[80];
-	const char *sub = slash ? slash + 1 : "";
+	const char *sub;
 	tb_library *lib = sig->deps.library;
 	int rc = 0;
 
-	if (!slash)
-		slash = rest + strlen(rest);
-	if ((size_t)(slash - rest) >= sizeof id)
-		return tb__http_respond_error(sig, wsi, http, 404, "not-found", "no such session");
-	memcpy(id, rest, (size_t)(slash - rest));
-	id[slash - rest] = '\0';
-	if (!tb_library_session_id_valid(id))
+	if (!tb__http_session_path(http->path + strlen("/api/sessions/"), id, sizeof id, &sub))
 		return tb__http_respond_error(sig, wsi, http, 404, "not-found", "no such session");
 	if (*sub == '\0') {
 		if (http->method == LWSHUMETH_GET) {
@@ -626,7 +654,7 @@ static int route_sessions(tb_signaling *sig, struct lws *wsi, tb_http_state *htt
 		char buf[64];
 		const char *v = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof buf);
 		int64_t limit = 10;
-		if (v && (!parse_uint(v, &limit) || limit < 1 || limit > 50))
+		if (v && (!tb__http_parse_uint(v, &limit) || limit < 1 || limit > 50))
 			return respond_failure(sig, wsi, http, 400, "bad-field", "limit",
 					       "limit: an integer from 1 to 50");
 		tb_library_related(lib, viewer, id, (int)limit, on_library_reply,
@@ -690,20 +718,19 @@ static int route_vocabulary(tb_signaling *sig, struct lws *wsi, tb_http_state *h
 static int route_recording(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 			   const tb_library_viewer *viewer)
 {
-	const char *rest = http->path + strlen("/api/recordings/");
-	const char *slash = strchr(rest, '/');
-	char digits[24];
 	int64_t id;
 	tb_http_pending *p;
 
-	if (!slash || strcmp(slash, "/media") != 0 || (size_t)(slash - rest) >= sizeof digits)
+	switch (tb__http_recording_path(http->path + strlen("/api/recordings/"), &id)) {
+	case 0:
+		break;
+	case TB_ENOENT:
 		return tb__http_respond_error(sig, wsi, http, 404, "not-found",
 					      "no such API endpoint");
-	memcpy(digits, rest, (size_t)(slash - rest));
-	digits[slash - rest] = '\0';
-	if (!parse_uint(digits, &id))
+	default:
 		return tb__http_respond_error(sig, wsi, http, 404, "not-found",
 					      "no such recording");
+	}
 	if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_HEAD)
 		return method_not_allowed(sig, wsi, http, "GET or HEAD");
 	p = pending_new(sig, wsi, http);
@@ -724,7 +751,7 @@ static int route_recording(tb_signaling *sig, struct lws *wsi, tb_http_state *ht
 static int route_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 			const tb_library_viewer *viewer)
 {
-	search_args args = {0};
+	tb_http_search_args args = {0};
 	int rc = 0;
 
 	if (http->method != LWSHUMETH_GET)
@@ -732,7 +759,7 @@ static int route_search(tb_signaling *sig, struct lws *wsi, tb_http_state *http,
 	if (parse_search(sig, wsi, http, &args, &rc) == 0)
 		tb_library_search(sig->deps.library, viewer, &args.query, on_library_reply,
 				  pending_new(sig, wsi, http));
-	search_args_clear(&args);
+	tb__http_search_args_clear(&args);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "dtls.h"
+#include "http-parse.h"
 #include "signaling-private.h"
 #include "tb-build-config.h"
 
@@ -477,7 +478,7 @@ out:
 
 /* ---- static files ---- */
 
-static const char *mime_type(const char *path)
+const char *tb__http_mime_type(const char *path)
 {
 	static const char *const map[][2] = {
 		{".html", "text/html; charset=utf-8"},
@@ -505,9 +506,8 @@ static const char *mime_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* True if every segment of PATH is a plain name: no "..", no hidden
- * files, no backslashes or control characters. */
-static bool static_path_safe(const char *path)
+/* See http-parse.h. */
+bool tb__http_static_path_safe(const char *path)
 {
 	if (path[0] != '/')
 		return false;
@@ -529,7 +529,7 @@ static int route_static(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 
 	if (http->method != LWSHUMETH_GET && http->method != LWSHUMETH_HEAD)
 		return respond_error(sig, wsi, http, 405, "bad-method", "use GET");
-	if (!static_path_safe(http->path))
+	if (!tb__http_static_path_safe(http->path))
 		return respond_error(sig, wsi, http, 404, "not-found", "no such file");
 	file = g_build_filename(web_dir, http->path, NULL);
 	if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -545,7 +545,7 @@ static int route_static(tb_signaling *sig, struct lws *wsi, tb_http_state *http)
 		goto out;
 	}
 	count_status(sig, 200);
-	n = lws_serve_http_file(wsi, real, mime_type(real),
+	n = lws_serve_http_file(wsi, real, tb__http_mime_type(real),
 				SECURITY_HEADERS "cache-control: no-cache\r\n",
 				(int)strlen(SECURITY_HEADERS "cache-control: no-cache\r\n"));
 	rc = (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) ? -1 : 0;

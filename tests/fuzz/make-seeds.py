@@ -161,3 +161,110 @@ write('token', 'student-slot', token({'sub': 'bob', 'name': 'Bob', 'role': 'stud
 write('token', 'curator-any', token({'sub': 'cu', 'role': 'curator', 'room': '*', 'exp': 1900000000}))
 write('token', 'expired', token({'sub': 'x', 'role': 'student', 'room': 'r', 'exp': 1000}))
 write('token', 'forged', token({'sub': 'alice', 'role': 'admin', 'room': '*', 'exp': 1900000000})[:-4] + 'AAAA')
+
+# ---- HTTP (tests/fuzz/fuzz-http.c: path, query, Range, size, If-None-Match,
+# If-Range, one per line) ----
+def http(path, query='', rng='', size='', inm='', if_range=''):
+    return '\n'.join([path, query, rng, str(size), inm, if_range])
+ETAG = '"7-%x-0"'
+for name, req in {
+    'index': http('/', size=4096),
+    'static-js': http('/js/call.mjs', rng='bytes=0-', size=12000),
+    'static-dotdot': http('/js/../../etc/passwd'),
+    'static-hidden': http('/.git/config'),
+    'static-backslash': http('/js\\..\\secret.txt'),
+    'search-words': http('/api/library', 'q=pricing&stage=launching&sector=food'),
+    'search-sort': http('/api/library', 'mentor=alice&problem=pricing&sort=-date'),
+    'search-pages': http('/api/library', 'per_page=2&page=3&sort=relevance'),
+    'search-times': http('/api/library', 'from=2026-01-01&to=2026-03-01T12:00:00+01:00'),
+    'search-ms': http('/api/library', 'from=1767225600000&to=1767312000000&visibility=reference'),
+    'search-unknown': http('/api/library', 'colour=red'),
+    'search-twice': http('/api/library', 'q=a&q=b'),
+    'search-fts': http('/api/library', 'q="pricing" OR (&per_page=100'),
+    'session': http('/api/sessions/0123456789abcdef'),
+    'session-related': http('/api/sessions/0123456789abcdef/related', 'limit=50'),
+    'session-traversal': http('/api/sessions/../../etc/passwd'),
+    'recording-range': http('/api/recordings/42/media', rng='bytes=100-199', size=1000,
+                            if_range=ETAG % 1000),
+    'recording-suffix': http('/api/recordings/42/media', rng='bytes=-500', size=1000,
+                             inm='W/"x", ' + ETAG % 1000),
+    'recording-open': http('/api/recordings/7/media', rng='bytes=999-', size=1000, inm='*'),
+    'recording-unsatisfiable': http('/api/recordings/7/media', rng='bytes=1000-2000', size=1000),
+    'recording-multi': http('/api/recordings/7/media', rng='bytes=0-1,5-9', size=1000),
+    'recording-huge': http('/api/recordings/999999999999999999/media',
+                           rng='bytes=0-999999999999999999', size=9223372036854775807),
+    'recording-empty-file': http('/api/recordings/1/media', rng='bytes=-1', size=0),
+    'recording-bad-id': http('/api/recordings/abc/media'),
+    'room': http('/api/rooms/r1'),
+}.items():
+    write('http', name, req)
+
+# ---- router (tests/fuzz/fuzz-router.c: a header byte, bit 0 letting the room
+# change shape, then a sequence of operations) ----
+# Streams: 0 alice audio, 1-3 alice video h/m/l, 4-5 alice RTX h/l,
+# 6 bob audio, 7 bob video, 8 bob RTX. Peers: 0 alice, 1 bob, 2 carol.
+MID, RID, LEVEL, KEY, PID, MARK = 2, 4, 8, 64, 128, 1
+def r_rtp(stream, flags, seqd=1, tsd=1, payload=b'\x01\x02\x03'):
+    return bytes([0, stream, flags, seqd & 0xff, tsd, len(payload)]) + payload
+def r_raw_rtp(peer, data):
+    return bytes([12, peer]) + struct.pack('!H', len(data)) + data
+def r_raw_rtcp(peer, pub, data):
+    return bytes([14, peer, pub]) + struct.pack('!H', len(data)) + data
+def r_fb(peer, kind, index, a=0, b=0):
+    return bytes([16, peer, kind, index, a, b])
+def r_sr(stream, ts=0):
+    return bytes([20, stream, ts])
+def r_mute(peer, video, forced, muted):
+    return bytes([22, peer, video | (2 if forced else 0) | (4 if muted else 0)])
+def r_qualities(peer, q):
+    return bytes([24, peer, q])
+def r_subscribe(peer, mask):
+    return bytes([31, 2, peer, mask])
+R_CAROL = bytes([31, 1])
+def r_publish(peer):
+    return bytes([31, 0, peer])
+def r_state(peer, pub, state):
+    return bytes([29, peer, pub, state])
+R_TICK = bytes([26])
+def r_time(n):
+    return bytes([27, n])
+def r_stats(peer):
+    return bytes([30, peer])
+def r_keyframe(peer, track):
+    return bytes([28, peer, track])
+
+PACKETS, SHAPE = b'\x00', b'\x01'
+def r_call(frames=3):
+    out = b''
+    for s in (1, 2, 3):
+        out += r_rtp(s, MID | RID | KEY | MARK)
+    out += r_rtp(7, MID | KEY | MARK)
+    for _ in range(frames):
+        out += r_rtp(0, MID | LEVEL) + r_rtp(6, MID | LEVEL)
+        for s in (1, 2, 3, 7):
+            out += r_rtp(s, MID | RID | PID, tsd=10)
+        out += r_time(5)
+    return out
+
+write('router', 'call', SHAPE + r_call() + R_TICK + r_stats(2) + r_sr(1) + r_sr(0))
+write('router', 'loss-nack', PACKETS + r_call() + r_rtp(1, MID | RID | PID, seqd=4) + r_rtp(7, MID | PID, seqd=3)
+      + r_fb(2, 0, 1, 1, 0x03) + r_fb(0, 0, 1, 2, 0xff) + r_fb(1, 0, 0, 0, 0))
+write('router', 'rtx', PACKETS + r_call() + r_rtp(4, MID | RID, seqd=0) + r_rtp(5, MID | RID, seqd=0)
+      + r_rtp(8, 0, seqd=0) + r_rtp(8, MID, seqd=1, payload=b''))
+write('router', 'mute-unmute', PACKETS + r_call(1) + r_mute(0, 1, False, True) + r_rtp(1, MID | RID | PID)
+      + r_rtp(1, MID | RID | PID) + r_mute(0, 1, False, False) + r_rtp(1, MID | RID | KEY | MARK)
+      + r_rtp(1, MID | RID | PID) + r_fb(2, 0, 1, 3, 0x07) + r_mute(1, 0, True, True)
+      + r_rtp(6, MID | LEVEL) + r_mute(1, 0, False, False) + r_rtp(6, MID | LEVEL))
+write('router', 'simulcast', PACKETS + r_call() + R_TICK + r_qualities(2, 0x00) + r_rtp(3, MID | RID | KEY)
+      + r_rtp(1, MID | RID | PID) + R_TICK + r_fb(2, 3, 1, 0x40, 0x01) + R_TICK
+      + r_qualities(2, 0xaa) + r_fb(2, 3, 1, 0xff, 0xff) + r_rtp(1, MID | RID | KEY)
+      + r_fb(2, 1, 1) + r_fb(2, 2, 1, 1))
+# One change of shape an input.
+write('router', 'carol-leaves', SHAPE + r_call(1) + R_CAROL + r_call(1) + r_stats(0))
+write('router', 'renegotiate', SHAPE + r_call(1) + r_publish(0) + r_call(1))
+write('router', 'subscribe-less', SHAPE + r_call(1) + r_subscribe(1, 0x1) + r_call(1) + r_stats(1))
+write('router', 'transport-states', PACKETS + r_call(1) + r_state(2, 0, 3) + r_call(1) + r_state(2, 0, 2)
+      + r_keyframe(0, 1) + r_call(1))
+write('router', 'raw', PACKETS + r_raw_rtp(0, rtp(96, 9, 9000, 0xa0000011, vp8_key, ext=one_byte))
+      + r_raw_rtp(1, rtp(111, 1, 960, 0xb0000001, opus)) + r_raw_rtcp(2, 0, rr + nack + pli + remb)
+      + r_raw_rtcp(0, 1, sr + sdes + bye) + r_raw_rtp(0, b'\x80'))
