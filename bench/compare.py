@@ -142,7 +142,10 @@ class Tribud(Server):
         conf = os.path.join(tmp, 'tribud.conf')
         with open(conf, 'w') as f:
             f.write('[media]\naddresses = 127.0.0.1\n\n'
-                    f'[rooms]\ncoaching_capacity = {capacity}\nworkshop_capacity = {capacity}\n\n'
+                    f'[rooms]\ncoaching_capacity = {capacity}\nworkshop_capacity = {capacity}\n'
+                    # everyone receives everyone's video, as Janus's subscribers do
+                    # (tribud's default forwards the last 9 speakers' video)
+                    f'last_n = {max(capacity, 1)}\n\n'
                     f'[recording]\nenabled = {"true" if record else "false"}\n')
         self.secret = os.path.join(data, 'secret')
         self.proc = subprocess.Popen([os.path.join(args.build, 'server', 'tribud'), '--config',
