@@ -75,14 +75,14 @@ process.on('exit', () => {
  *
  * Options: user (a label for messages), url, token, args (more options),
  * wrap (a command that runs the client, e.g. ['nsenter', '--net=/proc/N/ns/net']),
- * duration (s, default 110), timeoutMs (SIGKILL after, default 120 s).
+ * duration (s, default 110), timeoutMs (SIGKILL after, default duration + 10 s).
  *
  * `stats` holds every stats line, each given `at` (Date.now() on arrival);
  * `latest` is the newest; `done` resolves at exit with {code, signal,
  * result, stats, stdout, stderr}, result being the client's last JSON line.
  */
 export class ClientPeer {
-  constructor({ user, url, token, args = [], wrap = [], duration = 110, timeoutMs = 120000 }) {
+  constructor({ user, url, token, args = [], wrap = [], duration = 110, timeoutMs = (duration + 10) * 1000 }) {
     this.user = user;
     const argv = ['--url', url, '--token', token, '--name', user, '--stats', '--duration', String(duration), ...args];
     const [cmd, ...cmdArgs] = [...wrap, TRIBU_CLIENT, ...argv];
@@ -221,6 +221,15 @@ export class ClientPeer {
     if (!this.exited) this.child.kill('SIGTERM');
     return this.done;
   }
+}
+
+/**
+ * A ClientPeer joined to SRV (a startTribud() server) as USER, with a token
+ * it signs for ROOM, KIND (default coaching) and ROLE (default student);
+ * the other OPTS (args, wrap, duration, timeoutMs) go to ClientPeer.
+ */
+export function joinPeer(srv, { user, room, kind = 'coaching', role, ...opts }) {
+  return new ClientPeer({ user, url: srv.wsUrl, token: srv.sign({ user, room, kind, role }), ...opts });
 }
 
 /**
