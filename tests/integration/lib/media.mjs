@@ -216,6 +216,17 @@ export class ClientPeer {
     );
   }
 
+  /** Resolves with the last of the next N stats lines (by the client's
+   * clock, t_ms), each awaited for up to 10 s. */
+  async lines(n) {
+    let last;
+    for (let i = 0; i < n; i++) {
+      const t = this.latest?.t_ms ?? -1;
+      last = await this.until((s) => s.t_ms > t, `stats line ${i + 1}/${n}`, 10000);
+    }
+    return last;
+  }
+
   /** SIGTERM (the client then prints its verdict); resolves with done. */
   stop() {
     if (!this.exited) this.child.kill('SIGTERM');
