@@ -78,8 +78,9 @@ process.on('exit', () => {
  * duration (s, default 110), timeoutMs (SIGKILL after, default duration + 10 s).
  *
  * `stats` holds every stats line, each given `at` (Date.now() on arrival);
- * `latest` is the newest; `done` resolves at exit with {code, signal,
- * result, stats, stdout, stderr}, result being the client's last JSON line.
+ * `latest` is the newest; `spawnedAt` and `stoppedAt` (set by stop()) are
+ * Date.now() values; `done` resolves at exit with {code, signal, result,
+ * stats, stdout, stderr}, result being the client's last JSON line.
  */
 export class ClientPeer {
   constructor({ user, url, token, args = [], wrap = [], duration = 110, timeoutMs = (duration + 10) * 1000 }) {
@@ -89,6 +90,7 @@ export class ClientPeer {
     const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     runningClients.add(child);
     this.child = child;
+    this.spawnedAt = Date.now();
     this.stats = [];
     this.latest = undefined;
     this.stderr = '';
@@ -227,9 +229,30 @@ export class ClientPeer {
     return last;
   }
 
+  /** When this client started publishing, as well as its 1 s stats show it:
+   * halfway between the last stats line whose publish DTLS was not yet
+   * connected (or the spawn) and the first where it was (media flows from
+   * then on). Not the RTP counters: they come from get-stats, which lags up
+   * to a second. Undefined before that. */
+  get publishedFrom() {
+    const i = this.stats.findIndex((s) => s.publish?.dtls === 'connected');
+    if (i < 0) return undefined;
+    const before = i > 0 ? this.stats[i - 1].at : this.spawnedAt;
+    return (before + this.stats[i].at) / 2;
+  }
+
   /** SIGTERM (the client then prints its verdict); resolves with done. */
   stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
+    if (!this.exited) {
+      this.stoppedAt = Date.now();
+      this.child.kill('SIGTERM');
+    }
+    return this.done;
+  }
+
+  /** SIGKILL (no verdict); resolves with done. */
+  kill() {
+    if (!this.exited) this.child.kill('SIGKILL');
     return this.done;
   }
 }
