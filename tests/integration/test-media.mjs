@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer, sees, stopAll, untilMoreFrom, withPeers } from './lib/media.mjs';
 
 const pause = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -59,27 +59,6 @@ after(async () => {
  * {code, signal, result, stats, stdout, stderr}.
  */
 const peer = ({ kind = 'workshop', ...opts }) => joinPeer(srv, { kind, ...opts });
-
-/** Stops every peer and waits for their verdicts. */
-const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
-
-/** Runs FN(peers) and stops the peers whatever happens. */
-async function withPeers(peers, fn) {
-  try {
-    return await fn(peers);
-  } finally {
-    await stopAll(peers);
-  }
-}
-
-/** True when stats line S shows, from participant PID, at least FRAMES video
- * frames of W×H and AUDIO audio buffers. */
-function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
-  const r = pid && s?.received?.[pid];
-  if (!r) return false;
-  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
-  return r.audio_buffers >= audio;
-}
 
 /** Waits until P's stats show what sees() wants from each of the OTHERS. */
 function untilSeesAll(p, others, opts, timeout) {
@@ -190,18 +169,6 @@ function assertOfferWithout(p, gone, live) {
   const sending = sections.filter((sec) => /^a=sendonly$/m.test(sec));
   assert.equal(sending.length, 2, `${p.user}: live sections in the last offer`);
   assert.ok(sending.every((sec) => sec.includes(`a=msid:${live} `)), `${p.user}: the live sections are ${live}'s`);
-}
-
-/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
- * from PID than in stats line FROM. */
-function untilMoreFrom(p, from, pid, timeout) {
-  const f0 = from.received[pid]?.video_frames ?? 0;
-  const a0 = from.received[pid]?.audio_buffers ?? 0;
-  return p.until(
-    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
-    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
-    timeout,
-  );
 }
 
 const SMALL = ['--width', '160', '--height', '120', '--fps', '10'];

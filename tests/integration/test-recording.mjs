@@ -36,7 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { makeTempDirs, startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { REC_PROBE, TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
+import { REC_PROBE, TRIBU_CLIENT, assertLoopbackOnly, joinPeer, sees, stopAll, untilMoreFrom } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -122,15 +122,6 @@ const pause = (ms) => new Promise((r) => setTimeout(r, ms));
  * 140 s --duration (SIGKILL after 150 s). */
 const peer = (srv, opts) => joinPeer(srv, { duration: 140, ...opts });
 
-const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
-
-function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
-  const r = pid && s?.received?.[pid];
-  if (!r) return false;
-  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
-  return r.audio_buffers >= audio;
-}
-
 /** Waits until every peer decodes every other one (EXPECT: as sees()). */
 async function untilAllSeeEachOther(peers, timeout = 60000, expect = {}) {
   await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, 'join', 30000)));
@@ -140,18 +131,6 @@ async function untilAllSeeEachOther(peers, timeout = 60000, expect = {}) {
       return p.until((s) => others.every((o) => sees(s, o.pid, expect)),
         `${p.user} to receive ${others.map((o) => o.user).join(', ')}`, timeout);
     }),
-  );
-}
-
-/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
- * from PID than in stats line FROM. */
-function untilMoreFrom(p, from, pid, timeout = 30000) {
-  const f0 = from.received[pid]?.video_frames ?? 0;
-  const a0 = from.received[pid]?.audio_buffers ?? 0;
-  return p.until(
-    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
-    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
-    timeout,
   );
 }
 

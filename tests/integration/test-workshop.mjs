@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer, withPeers } from './lib/media.mjs';
 
 const MEDIA_CONFIG = { media: { addresses: '127.0.0.1' }, rooms: { workshop_capacity: 10 } };
 
@@ -50,14 +50,6 @@ function peer({ user, room, args = [] }) {
   // A small camera beside the tone: what a participant sends, cheaply.
   const small = ['--width', '160', '--height', '120', '--fps', '5'];
   return joinPeer(srv, { user, room, kind: 'workshop', role: 'student', args: [...small, ...args], timeoutMs: 150000 });
-}
-
-async function withPeers(peers, fn) {
-  try {
-    return await fn(peers);
-  } finally {
-    await Promise.all(peers.map((p) => p.stop()));
-  }
 }
 
 /** Audio buffers OBSERVER decoded from FROM so far. */

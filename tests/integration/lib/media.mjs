@@ -1,7 +1,9 @@
 // Shared by the media tests: where the WebRTC test client, the recording
 // probe and the link impairer are, the check that the test runs in a network
-// namespace holding only loopback (media must never leave the machine), and
-// a tribu-client process driver (ClientPeer) with what its stats lines tell.
+// namespace holding only loopback (media must never leave the machine), a
+// tribu-client process driver (ClientPeer, joinPeer) with what its stats
+// lines tell, and the waits the tests share on it (sees, untilMoreFrom,
+// withPeers).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
@@ -255,6 +257,39 @@ export class ClientPeer {
     if (!this.exited) this.child.kill('SIGKILL');
     return this.done;
   }
+}
+
+/** Stops every one of PEERS (ClientPeers) and resolves with their runs. */
+export const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
+
+/** Runs FN(PEERS) and stops the peers whatever happens. */
+export async function withPeers(peers, fn) {
+  try {
+    return await fn(peers);
+  } finally {
+    await stopAll(peers);
+  }
+}
+
+/** True when stats line S shows, from participant PID, at least FRAMES video
+ * frames of WIDTH×HEIGHT (FRAMES 0: no video wanted) and AUDIO audio buffers. */
+export function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
+  const r = pid && s?.received?.[pid];
+  if (!r) return false;
+  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
+  return r.audio_buffers >= audio;
+}
+
+/** Resolves when ClientPeer P has decoded ≥ 20 more frames and ≥ 50 more
+ * audio buffers from PID than in its stats line FROM. */
+export function untilMoreFrom(p, from, pid, timeout = 30000) {
+  const f0 = from.received[pid]?.video_frames ?? 0;
+  const a0 = from.received[pid]?.audio_buffers ?? 0;
+  return p.until(
+    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
+    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
+    timeout,
+  );
 }
 
 /**
