@@ -18,9 +18,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
 
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 const CONFIG = { media: { addresses: '127.0.0.1' } };
 const LOCK_MS = 5000;
 /* recorder/library.c: LIB_BUSY_TIMEOUT_MS, how long a library request waits. */
@@ -36,66 +35,6 @@ process.on('exit', () => {
     }
   }
 });
-
-/** A tribu-client joined as USER to ROOM, printing stats every second. */
-class Peer {
-  constructor(srv, { user, room, role }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind: 'coaching', role });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '120'];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const msg = JSON.parse(line);
-          if (msg.type === 'stats') this.latest = msg;
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    this.done = new Promise((resolveDone) => {
-      child.on('close', (code, signal) => {
-        running.delete(child);
-        this.exited = true;
-        resolveDone({ code, signal });
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  until(check, what, timeout = 60000) {
-    return waitFor(
-      () => {
-        if (this.exited) throw new Error(`${this.user} exited while waiting for ${what}:\n${this.stderr.slice(-2000)}`);
-        return this.latest && check(this.latest) ? this.latest : false;
-      },
-      { timeout, interval: 100, what: `${this.user}: ${what}` },
-    );
-  }
-
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
-}
 
 /**
  * python3 holding BEGIN EXCLUSIVE on DB for MS milliseconds. `locked`
@@ -175,8 +114,8 @@ describe('catalog locked by another process', () => {
     const curator = srv.sign({ user: 'cora', role: 'curator', room: '*' });
     const room = 'locked-call';
     const peers = [
-      new Peer(srv, { user: 'alice', room, role: 'mentor' }),
-      new Peer(srv, { user: 'bob', room, role: 'student' }),
+      joinPeer(srv, { user: 'alice', room, role: 'mentor', duration: 120 }),
+      joinPeer(srv, { user: 'bob', room, role: 'student', duration: 120 }),
     ];
     let pids;
     let sessionId;

@@ -17,112 +17,24 @@
 // so bob must never see room-b's session anywhere, and room-b, although its
 // tags are closest to room-a's, is never among anyone's related sessions.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
 
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 const CONFIG = { media: { addresses: '127.0.0.1' } };
 
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
-
-/* ---- peers (a small copy of test-recording.mjs's) ---- */
-
-/** A tribu-client joined as USER to ROOM, printing stats every second. */
-class Peer {
-  constructor(srv, { user, room, role }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind: 'coaching', role });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '120'];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.latest = undefined;
-    this.waiters = [];
-    this.stderr = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (msg.type !== 'stats') continue;
-        this.latest = msg;
-        for (const w of [...this.waiters]) {
-          if (w.match(msg)) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            clearTimeout(w.timer);
-            w.resolve(msg);
-          }
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    this.done = new Promise((resolveDone) => {
-      child.on('close', (code, signal) => {
-        running.delete(child);
-        this.exited = true;
-        for (const w of this.waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error(`${user} exited (${code ?? signal}) waiting for ${w.what}\n${this.stderr.slice(-2000)}`));
-        }
-        resolveDone({ code, signal });
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  until(match, what, timeout = 60000) {
-    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
-    return new Promise((resolveWait, reject) => {
-      const w = { match, resolve: resolveWait, reject, what };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.user}: timed out waiting for ${what}; latest ${JSON.stringify(this.latest)}`));
-      }, timeout);
-      this.waiters.push(w);
-    });
-  }
-
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
-}
+/* ---- peers ---- */
 
 /** Records one call: both peers decode 60 frames of each other, then leave. */
 async function recordCall(srv, room, mentor, student) {
   const peers = [
-    new Peer(srv, { user: mentor, room, role: 'mentor' }),
-    new Peer(srv, { user: student, room, role: 'student' }),
+    joinPeer(srv, { user: mentor, room, role: 'mentor', duration: 120 }),
+    joinPeer(srv, { user: student, room, role: 'student', duration: 120 }),
   ];
   try {
     await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, 'join', 30000)));
@@ -221,7 +133,6 @@ before(async () => {
 }, { timeout: 240000 });
 
 after(async () => {
-  for (const child of running) child.kill('SIGKILL');
   if (srv) {
     const code = await srv.cleanup();
     assert.equal(code, 0, `tribud did not exit cleanly:\n${srv.stderr.slice(-4000)}`);

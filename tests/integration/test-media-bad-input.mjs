@@ -18,7 +18,7 @@
 // libnice (which drops datagrams from unknown addresses) into tribud's own
 // demultiplexer, DTLS and SRTP code. No DTLS handshake is ever done.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
@@ -28,22 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
-
-
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
 
 let srv;
 let roomSeq = 0;
@@ -56,7 +43,6 @@ before(async () => {
 });
 
 afterEach(async () => {
-  for (const child of running) child.kill('SIGKILL');
   if (!srv) return;
   await Promise.all([...srv.clients].map((c) => c.close().catch(() => c.terminate())));
 });
@@ -364,86 +350,18 @@ async function publishAndConnect(client, probe) {
 
 /* ---- a real call, with tribu-client ---- */
 
-/** A tribu-client with --stats and --verbose (its stderr then shows the
- * server's candidates); stop() sends SIGTERM, `done` resolves at exit. */
-class Peer {
-  constructor({ user, room, kind = 'coaching', args = [] }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--stats', '--verbose', '--duration', '110', ...args];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.stats = [];
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    let stdout = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      stdout += d;
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const msg = JSON.parse(line);
-          if (msg.type === 'stats') {
-            this.stats.push(msg);
-            this.latest = msg;
-          }
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
-    this.done = new Promise((resolveDone, reject) => {
-      child.on('error', (err) => reject(new Error(`cannot run ${TRIBU_CLIENT}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        running.delete(child);
-        this.exited = true;
-        const lines = stdout.trim().split('\n');
-        let result;
-        try {
-          result = JSON.parse(lines[lines.length - 1]);
-        } catch {
-          result = undefined;
-        }
-        resolveDone({ code, signal, result, stderr: this.stderr });
-      });
-    });
-  }
+/** A tribu-client (a ClientPeer) with --stats and --verbose (its stderr
+ * then shows the server's candidates) joined as USER to ROOM of KIND. */
+const peer = ({ user, room, kind = 'coaching', args = [] }) =>
+  joinPeer(srv, { user, room, kind, args: ['--verbose', ...args] });
 
-  /** Waits until CHECK(latest stats line) holds. */
-  until(check, what, timeout = 60000) {
-    return waitFor(
-      () => {
-        if (this.exited) throw new Error(`${this.user} exited while waiting for ${what}:\n${this.stderr.slice(-3000)}`);
-        return this.latest && check(this.latest) ? this.latest : false;
-      },
-      { timeout, interval: 100, what: `${this.user}: ${what}` },
-    );
-  }
-
-  /** The server's candidate ports this client was given (both PCs). */
-  serverPorts() {
-    const ports = new Set();
-    for (const m of this.stderr.matchAll(/remote candidate \(m-line \d+\) candidate:\S+ \d+ UDP \d+ (\S+) (\d+) typ/gi))
-      ports.add(Number(m[2]));
-    return [...ports];
-  }
-
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
+/** The server's candidate ports client P was given (both PCs), from its
+ * --verbose stderr. */
+function serverPorts(p) {
+  const ports = new Set();
+  for (const m of p.stderr.matchAll(/remote candidate \(m-line \d+\) candidate:\S+ \d+ UDP \d+ (\S+) (\d+) typ/gi))
+    ports.add(Number(m[2]));
+  return [...ports];
 }
 
 function assertRunOk(run, who) {
@@ -606,8 +524,8 @@ describe('media bad input', () => {
       // The call.
       const room = freshRoom('call');
       const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
-      const alice = new Peer({ user: 'alice', room, args: common });
-      const bob = new Peer({ user: 'bob', room, args: common });
+      const alice = peer({ user: 'alice', room, args: common });
+      const bob = peer({ user: 'bob', room, args: common });
       const seen = (p, other) => p.latest?.received?.[other.latest?.participant_id];
       const framesFrom = (p, other) => seen(p, other)?.video_frames ?? 0;
       let before;
@@ -618,7 +536,7 @@ describe('media bad input', () => {
         ]);
         // Every port the call uses (two PCs each), the prober's, and any
         // other UDP socket tribud has open.
-        const ports = new Set([...alice.serverPorts(), ...bob.serverPorts(), ...probePorts]);
+        const ports = new Set([...serverPorts(alice), ...serverPorts(bob), ...probePorts]);
         assert.ok(ports.size >= 5, `server ports: ${[...ports]}`);
         for (const p of tribudUdpPorts() ?? []) ports.add(p);
         before = { a: framesFrom(alice, bob), b: framesFrom(bob, alice) };
@@ -855,8 +773,8 @@ describe('media bad input', () => {
     assert.equal(typeof mismatches0, 'number', 'tribu_dtls_failures_total{reason="fingerprint-mismatch"} in /metrics');
     const room = freshRoom('badfp');
     const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
-    const alice = new Peer({ user: 'alice', room, kind: 'workshop', args: common });
-    const bob = new Peer({ user: 'bob', room, kind: 'workshop', args: common });
+    const alice = peer({ user: 'alice', room, kind: 'workshop', args: common });
+    const bob = peer({ user: 'bob', room, kind: 'workshop', args: common });
     const seen = (p, pid) => p.latest?.received?.[pid];
     const framesFrom = (p, other) => seen(p, other.latest?.participant_id)?.video_frames ?? 0;
     let mallory;
@@ -867,7 +785,7 @@ describe('media bad input', () => {
         bob.until(() => framesFrom(bob, alice) >= 30, 'video from alice'),
       ]);
       // Mallory's SDP carries another fingerprint than her certificate's.
-      mallory = new Peer({ user: 'mallory', room, kind: 'workshop', args: ['--bad-fingerprint', '--timeout', '60'] });
+      mallory = peer({ user: 'mallory', room, kind: 'workshop', args: ['--bad-fingerprint', '--timeout', '60'] });
       const run = await mallory.done;
       assert.notEqual(run.code, 0, 'mallory should fail');
       malloryPid = run.result?.participant_id;
@@ -898,7 +816,7 @@ describe('media bad input', () => {
       }
       assert.equal((await srv.healthz()).participants, 2);
       // Her server sockets are closed.
-      const ports = mallory.serverPorts();
+      const ports = serverPorts(mallory);
       assert.ok(ports.length > 0, 'mallory was given server candidates');
       if (tribudUdpPorts()) {
         await waitFor(() => ports.every((port) => !tribudUdpPorts().includes(port)), {
@@ -920,8 +838,8 @@ describe('media bad input', () => {
   it('an SDP of 1 MiB, 1 000 candidates in an offer and 100 trickled: refused clearly; a real call in the room goes on', { timeout: 120000 }, async (t) => {
     const room = freshRoom('bigsdp');
     const common = ['--expect-video-from', '1', '--expect-audio-from', '1', '--timeout', '90'];
-    const alice = new Peer({ user: 'alice', room, kind: 'workshop', args: common });
-    const bob = new Peer({ user: 'bob', room, kind: 'workshop', args: common });
+    const alice = peer({ user: 'alice', room, kind: 'workshop', args: common });
+    const bob = peer({ user: 'bob', room, kind: 'workshop', args: common });
     const seen = (p, other) => p.latest?.received?.[other.latest?.participant_id];
     const framesFrom = (p, other) => seen(p, other)?.video_frames ?? 0;
     try {

@@ -16,7 +16,7 @@
 // own expectations once more and prints its verdict. So no client stops
 // publishing while another still waits for it, however slow the machine.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -24,25 +24,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer, sees, stopAll, untilMoreFrom, withPeers } from './lib/media.mjs';
 
 const pause = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
-
-
-/* Children still running when the test process exits are killed. */
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
 
 const MEDIA_CONFIG = { media: { addresses: '127.0.0.1' }, rooms: { workshop_capacity: 10 } };
 
@@ -60,7 +46,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of running) child.kill('SIGKILL');
   if (!srv) return;
   const code = await srv.cleanup();
   assert.equal(code, 0, `tribud did not exit cleanly:\n${srv.stderr}`);
@@ -68,139 +53,12 @@ after(async () => {
 });
 
 /**
- * One tribu-client process joined as USER to ROOM, with --stats and a long
- * --duration (stop it with stop()). `latest` is its newest stats line,
- * `done` resolves at exit with {code, signal, result, stats, stdout, stderr}.
+ * One tribu-client (a ClientPeer, lib/media.mjs) joined as USER to ROOM of
+ * KIND (default workshop), with --stats and a long --duration (stop it with
+ * stop()). `latest` is its newest stats line, `done` resolves at exit with
+ * {code, signal, result, stats, stdout, stderr}.
  */
-class Peer {
-  constructor({ user, room, kind = 'workshop', role = 'student', args = [], timeoutMs = 120000 }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind, role });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '110', ...args];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.stats = [];
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    this.waiters = [];
-    let stdout = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      stdout += d;
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (msg.type === 'stats') this._onStats(msg);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    this.done = new Promise((resolveDone, reject) => {
-      child.on('error', (err) => reject(new Error(`cannot run ${TRIBU_CLIENT}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        running.delete(child);
-        this.exited = true;
-        const lines = stdout.trim().split('\n');
-        let result;
-        try {
-          result = JSON.parse(lines[lines.length - 1]);
-        } catch {
-          result = undefined;
-        }
-        const run = { code, signal, result, stats: this.stats, stdout, stderr: this.stderr };
-        for (const w of this.waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(
-            new Error(
-              `${user} exited (${code ?? signal}) while waiting for ${w.what}: ` +
-                `${result?.reason}\n${this.stderr.slice(-3000)}`,
-            ),
-          );
-        }
-        resolveDone(run);
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  _onStats(msg) {
-    this.stats.push(msg);
-    this.latest = msg;
-    for (const w of [...this.waiters]) {
-      if (w.match(msg)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(msg);
-      }
-    }
-  }
-
-  /** Resolves with the first stats line (the latest included) for which
-   * MATCH(line) is true; rejects on timeout or exit. */
-  until(match, what, timeout = 60000) {
-    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
-    return new Promise((resolveWait, reject) => {
-      const w = { match, resolve: resolveWait, reject, what };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(
-          new Error(
-            `${this.user}: timed out after ${timeout} ms waiting for ${what}; latest stats: ` +
-              `${JSON.stringify(this.latest)}\n${this.stderr.slice(-3000)}`,
-          ),
-        );
-      }, timeout);
-      this.waiters.push(w);
-    });
-  }
-
-  /** SIGTERM (the client then prints its verdict); resolves with done. */
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
-}
-
-const peer = (opts) => new Peer(opts);
-
-/** Stops every peer and waits for their verdicts. */
-const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
-
-/** Runs FN(peers) and stops the peers whatever happens. */
-async function withPeers(peers, fn) {
-  try {
-    return await fn(peers);
-  } finally {
-    await stopAll(peers);
-  }
-}
-
-/** True when stats line S shows, from participant PID, at least FRAMES video
- * frames of W×H and AUDIO audio buffers. */
-function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
-  const r = pid && s?.received?.[pid];
-  if (!r) return false;
-  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
-  return r.audio_buffers >= audio;
-}
+const peer = ({ kind = 'workshop', ...opts }) => joinPeer(srv, { kind, ...opts });
 
 /** Waits until P's stats show what sees() wants from each of the OTHERS. */
 function untilSeesAll(p, others, opts, timeout) {
@@ -311,18 +169,6 @@ function assertOfferWithout(p, gone, live) {
   const sending = sections.filter((sec) => /^a=sendonly$/m.test(sec));
   assert.equal(sending.length, 2, `${p.user}: live sections in the last offer`);
   assert.ok(sending.every((sec) => sec.includes(`a=msid:${live} `)), `${p.user}: the live sections are ${live}'s`);
-}
-
-/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
- * from PID than in stats line FROM. */
-function untilMoreFrom(p, from, pid, timeout) {
-  const f0 = from.received[pid]?.video_frames ?? 0;
-  const a0 = from.received[pid]?.audio_buffers ?? 0;
-  return p.until(
-    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
-    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
-    timeout,
-  );
 }
 
 const SMALL = ['--width', '160', '--height', '120', '--fps', '10'];

@@ -28,7 +28,7 @@
 // vp8dec/opusdec/matroskademux plugins (the same that tribud's recorder and
 // tribu-client use) and sqlite3 (scripts/setup installs them all).
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -36,10 +36,9 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { makeTempDirs, startTribud, waitFor, withTimeout } from './lib/tribud.mjs';
-import { REC_PROBE, TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { REC_PROBE, TRIBU_CLIENT, assertLoopbackOnly, joinPeer, sees, stopAll, untilMoreFrom } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 
 const CONFIG = { media: { addresses: '127.0.0.1' } };
 /* rooms/room-recording.c: a participant's file opens ~0.5 s after its
@@ -55,18 +54,6 @@ function which(cmd) {
     return false;
   }
 }
-
-/* Children still running when the test process exits are killed. */
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
 
 /* Every tribud a test started, and extra directories, for after(). */
 const servers = new Set();
@@ -84,7 +71,6 @@ before(() => {
 });
 
 after(async () => {
-  for (const child of running) child.kill('SIGKILL');
   for (const srv of servers) await srv.cleanup().catch(() => {});
   if (!process.env.TRIBU_ITEST_KEEP) for (const dir of extraDirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -130,141 +116,11 @@ async function discard(srv) {
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/* ---- tribu-client peers (as in test-media.mjs) ---- */
+/* ---- tribu-client peers ---- */
 
-/**
- * One tribu-client process joined as USER to ROOM with --stats and a long
- * --duration (stop it with stop()). Each stats line gets `at`, the time
- * (Date.now()) it arrived here. `done` resolves at exit with
- * {code, signal, result, stats, stdout, stderr}.
- */
-class Peer {
-  constructor(srv, { user, room, kind = 'coaching', role = 'student', args = [], timeoutMs = 150000 }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind, role });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '140', ...args];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.spawnedAt = Date.now();
-    this.stats = [];
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    this.waiters = [];
-    let stdout = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      stdout += d;
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (msg.type === 'stats') this._onStats({ ...msg, at: Date.now() });
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    this.done = new Promise((resolveDone, reject) => {
-      child.on('error', (err) => reject(new Error(`cannot run ${TRIBU_CLIENT}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        running.delete(child);
-        this.exited = true;
-        const lines = stdout.trim().split('\n');
-        let result;
-        try {
-          result = JSON.parse(lines[lines.length - 1]);
-        } catch {
-          result = undefined;
-        }
-        for (const w of this.waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error(`${user} exited (${code ?? signal}) while waiting for ${w.what}: ` +
-            `${result?.reason}\n${this.stderr.slice(-3000)}`));
-        }
-        resolveDone({ code, signal, result, stats: this.stats, stdout, stderr: this.stderr });
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  _onStats(msg) {
-    this.stats.push(msg);
-    this.latest = msg;
-    for (const w of [...this.waiters]) {
-      if (w.match(msg)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(msg);
-      }
-    }
-  }
-
-  /** Resolves with the first stats line (the latest included) matching
-   * MATCH; rejects on timeout or exit. */
-  until(match, what, timeout = 60000) {
-    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
-    return new Promise((resolveWait, reject) => {
-      const w = { match, resolve: resolveWait, reject, what };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.user}: timed out after ${timeout} ms waiting for ${what}; latest stats: ` +
-          `${JSON.stringify(this.latest)}\n${this.stderr.slice(-3000)}`));
-      }, timeout);
-      this.waiters.push(w);
-    });
-  }
-
-  /** When this peer started publishing, as well as its 1 s stats show it:
-   * halfway between the last stats line whose publish DTLS was not yet
-   * connected (or the spawn) and the first where it was (media flows from
-   * then on). Not the RTP counters: they come from get-stats, which lags up
-   * to a second. Undefined before that. */
-  get publishedFrom() {
-    const i = this.stats.findIndex((s) => s.publish?.dtls === 'connected');
-    if (i < 0) return undefined;
-    const before = i > 0 ? this.stats[i - 1].at : this.spawnedAt;
-    return (before + this.stats[i].at) / 2;
-  }
-
-  /** SIGTERM (the client then prints its verdict); resolves with done. */
-  stop() {
-    if (!this.exited) {
-      this.stoppedAt = Date.now();
-      this.child.kill('SIGTERM');
-    }
-    return this.done;
-  }
-
-  kill() {
-    if (!this.exited) this.child.kill('SIGKILL');
-    return this.done;
-  }
-}
-
-const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
-
-function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
-  const r = pid && s?.received?.[pid];
-  if (!r) return false;
-  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
-  return r.audio_buffers >= audio;
-}
+/** A ClientPeer (lib/media.mjs) joined to SRV: OPTS as joinPeer's, with a
+ * 140 s --duration (SIGKILL after 150 s). */
+const peer = (srv, opts) => joinPeer(srv, { duration: 140, ...opts });
 
 /** Waits until every peer decodes every other one (EXPECT: as sees()). */
 async function untilAllSeeEachOther(peers, timeout = 60000, expect = {}) {
@@ -275,18 +131,6 @@ async function untilAllSeeEachOther(peers, timeout = 60000, expect = {}) {
       return p.until((s) => others.every((o) => sees(s, o.pid, expect)),
         `${p.user} to receive ${others.map((o) => o.user).join(', ')}`, timeout);
     }),
-  );
-}
-
-/** Resolves when P has decoded ≥ 20 more frames and ≥ 50 more audio buffers
- * from PID than in stats line FROM. */
-function untilMoreFrom(p, from, pid, timeout = 30000) {
-  const f0 = from.received[pid]?.video_frames ?? 0;
-  const a0 = from.received[pid]?.audio_buffers ?? 0;
-  return p.until(
-    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
-    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
-    timeout,
   );
 }
 
@@ -306,8 +150,8 @@ const EXPECT_ARGS = ['--expect-video-from', '1', '--expect-audio-from', '1', '--
 /** A coaching call: alice (mentor) and bob (student) in ROOM. */
 function coachingPair(srv, room) {
   return [
-    new Peer(srv, { user: 'alice', room, role: 'mentor', args: EXPECT_ARGS }),
-    new Peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
+    peer(srv, { user: 'alice', room, role: 'mentor', args: EXPECT_ARGS }),
+    peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
   ];
 }
 
@@ -1039,8 +883,8 @@ describe('recording', () => {
     const log = watchLog(srv, room);
     const recorded = {};
     const peers = [
-      new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--pattern', ALICE_RGB.join(',')] }),
-      new Peer(srv, { user: 'bob', room, role: 'student', args: [...EXPECT_ARGS, '--pattern', 'sync'] }),
+      peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--pattern', ALICE_RGB.join(',')] }),
+      peer(srv, { user: 'bob', room, role: 'student', args: [...EXPECT_ARGS, '--pattern', 'sync'] }),
     ];
     try {
       await untilAllSeeEachOther(peers);
@@ -1130,7 +974,7 @@ describe('recording', () => {
     const args = ['--width', '160', '--height', '120', '--expect-video-from', '3', '--expect-audio-from', '3',
       '--expect-width', '160', '--expect-height', '120', '--min-frames', '20', '--timeout', '120'];
     const peers = ['ann', 'ben', 'cat', 'dan'].map((user, i) =>
-      new Peer(srv, { user, room, kind: 'workshop', role: i === 0 ? 'mentor' : 'student', args }));
+      peer(srv, { user, room, kind: 'workshop', role: i === 0 ? 'mentor' : 'student', args }));
     try {
       await untilAllSeeEachOther(peers, 120000, { frames: 20, audio: 50, ...size });
       // Each leaves when its file has recorded for 6 s.
@@ -1184,8 +1028,8 @@ describe('recording', () => {
     let muted;
     const peers = [
       // 4 s after its sources start, alice mutes audio and video for 3 s.
-      new Peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--mute-after', '4:3'] }),
-      new Peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
+      peer(srv, { user: 'alice', room, role: 'mentor', args: [...EXPECT_ARGS, '--mute-after', '4:3'] }),
+      peer(srv, { user: 'bob', room, role: 'student', args: EXPECT_ARGS }),
     ];
     const [alice] = peers;
     /* When alice logs (un)muting (she sends the requests then), watched

@@ -25,7 +25,7 @@
 // Valgrind makes tribud 20-50 times slower: small video (160x120 at 10 fps),
 // long timeouts; the whole test takes about a minute.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -33,11 +33,10 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 
 import { SANITIZED, startTribud, waitFor } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer } from './lib/media.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SUPPRESSIONS = resolve(here, '..', 'valgrind.supp');
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
 
 const VALGRIND = [
   'valgrind',
@@ -64,118 +63,11 @@ const skip = process.env.TRIBU_SANITIZED === '1' || SANITIZED
     ? 'valgrind is not installed'
     : false;
 
-
-/* Children still running when the test process exits are killed. */
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
-
 let srv;
 after(async () => {
-  for (const child of running) child.kill('SIGKILL');
   if (srv?.running) srv.child.kill('SIGKILL');
   await srv?.cleanup().catch(() => {});
 });
-
-/** A tribu-client with --stats (see test-media.mjs); `until` waits for a
- * stats line, `stop` sends SIGTERM and resolves with the outcome. */
-class Peer {
-  constructor({ user, room, role, args }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind: 'coaching', role });
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--stats', '--duration', '170', ...args];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    this.waiters = [];
-    let stdout = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      stdout += d;
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const msg = JSON.parse(line);
-          if (msg.type === 'stats') this._onStats({ ...msg, at: Date.now() });
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180000);
-    this.done = new Promise((resolveDone, reject) => {
-      child.on('error', (err) => reject(new Error(`cannot run ${TRIBU_CLIENT}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        running.delete(child);
-        this.exited = true;
-        let result;
-        try {
-          result = JSON.parse(stdout.trim().split('\n').at(-1));
-        } catch {
-          result = undefined;
-        }
-        for (const w of this.waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error(`${user} exited (${code ?? signal}) while waiting for ${w.what}: ${result?.reason}\n` +
-            this.stderr.slice(-3000)));
-        }
-        resolveDone({ code, signal, result, stderr: this.stderr });
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  _onStats(msg) {
-    this.latest = msg;
-    for (const w of [...this.waiters]) {
-      if (w.match(msg)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(msg);
-      }
-    }
-  }
-
-  until(match, what, timeout) {
-    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
-    return new Promise((resolveWait, reject) => {
-      const w = { match, resolve: resolveWait, reject, what };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.user}: timed out after ${timeout} ms waiting for ${what}; latest stats: ` +
-          `${JSON.stringify(this.latest)}\n${this.stderr.slice(-3000)}`));
-      }, timeout);
-      this.waiters.push(w);
-    });
-  }
-
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
-}
 
 /** Valgrind's own lines (==PID== ...) from tribud's stderr. */
 function valgrindReport(stderr) {
@@ -216,8 +108,8 @@ describe('valgrind', () => {
       '--expect-audio-from', '1', '--expect-width', '160', '--expect-height', '120', '--min-frames', '10',
       '--min-audio-buffers', '20', '--timeout', '150'];
     const peers = [
-      new Peer({ user: 'alice', room, role: 'mentor', args }),
-      new Peer({ user: 'bob', room, role: 'student', args }),
+      joinPeer(srv, { user: 'alice', room, role: 'mentor', args, duration: 170 }),
+      joinPeer(srv, { user: 'bob', room, role: 'student', args, duration: 170 }),
     ];
     const sees = (s, pid) => {
       const r = pid && s?.received?.[pid];

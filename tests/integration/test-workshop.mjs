@@ -15,26 +15,11 @@
 // Short exercises: the public unit of exercise-start is minutes; the request
 // also takes `seconds` (docs/protocol.md), which these tests use.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { startTribud } from './lib/tribud.mjs';
-import { TRIBU_CLIENT, assertLoopbackOnly } from './lib/media.mjs';
-
-const VERBOSE = !!process.env.TRIBU_ITEST_VERBOSE;
-
-/* Children still running when the test process exits are killed. */
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
+import { TRIBU_CLIENT, assertLoopbackOnly, joinPeer, withPeers } from './lib/media.mjs';
 
 const MEDIA_CONFIG = { media: { addresses: '127.0.0.1' }, rooms: { workshop_capacity: 10 } };
 
@@ -50,7 +35,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of running) child.kill('SIGKILL');
   if (!srv) return;
   const code = await srv.cleanup();
   assert.equal(code, 0, `tribud did not exit cleanly:\n${srv.stderr}`);
@@ -58,110 +42,14 @@ after(async () => {
 });
 
 /**
- * One tribu-client joined as a student of workshop ROOM, publishing a tone
- * and a small test pattern, with --stats: `latest` is its newest stats line (once a
- * second); until() waits for a line that matches.
+ * One tribu-client (a ClientPeer) joined as a student of workshop ROOM,
+ * publishing a tone and a small test pattern, with --stats: `latest` is its
+ * newest stats line (once a second); until() waits for a line that matches.
  */
-class Peer {
-  constructor({ user, room, args = [] }) {
-    this.user = user;
-    const token = srv.sign({ user, room, kind: 'workshop', role: 'student' });
-    // A small camera beside the tone: what a participant sends, cheaply.
-    const argv = ['--url', srv.wsUrl, '--token', token, '--name', user, '--width', '160', '--height', '120',
-      '--fps', '5', '--stats', '--duration', '110', ...args];
-    const child = spawn(TRIBU_CLIENT, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    this.child = child;
-    this.latest = undefined;
-    this.stderr = '';
-    this.exited = false;
-    this.waiters = [];
-    let pending = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let msg;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (msg.type === 'stats') this._onStats(msg);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      this.stderr += d;
-      if (VERBOSE) process.stderr.write(`[${user}] ${d}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150000);
-    this.done = new Promise((resolveDone) => {
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        running.delete(child);
-        this.exited = true;
-        for (const w of this.waiters.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error(`${user} exited (${code ?? signal}) while waiting for ${w.what}\n${this.stderr.slice(-3000)}`));
-        }
-        resolveDone({ code, signal });
-      });
-    });
-  }
-
-  get pid() {
-    return this.latest?.participant_id || undefined;
-  }
-
-  _onStats(msg) {
-    this.latest = msg;
-    for (const w of [...this.waiters]) {
-      if (w.match(msg)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(msg);
-      }
-    }
-  }
-
-  until(match, what, timeout = 30000) {
-    if (this.latest && match(this.latest)) return Promise.resolve(this.latest);
-    if (this.exited) return Promise.reject(new Error(`${this.user} already exited; no ${what}`));
-    return new Promise((resolveWait, reject) => {
-      const w = { match, resolve: resolveWait, reject, what };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.user}: timed out after ${timeout} ms waiting for ${what}; latest: ` +
-          `${JSON.stringify(this.latest)}\n${this.stderr.slice(-3000)}`));
-      }, timeout);
-      this.waiters.push(w);
-    });
-  }
-
-  /** The next N stats lines after now (resolves with the last). */
-  async lines(n) {
-    let last;
-    for (let i = 0; i < n; i++) {
-      const t = this.latest?.t_ms ?? -1;
-      last = await this.until((s) => s.t_ms > t, `stats line ${i + 1}/${n}`, 10000);
-    }
-    return last;
-  }
-
-  stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
-    return this.done;
-  }
-}
-
-async function withPeers(peers, fn) {
-  try {
-    return await fn(peers);
-  } finally {
-    await Promise.all(peers.map((p) => p.stop()));
-  }
+function peer({ user, room, args = [] }) {
+  // A small camera beside the tone: what a participant sends, cheaply.
+  const small = ['--width', '160', '--height', '120', '--fps', '5'];
+  return joinPeer(srv, { user, room, kind: 'workshop', role: 'student', args: [...small, ...args], timeoutMs: 150000 });
 }
 
 /** Audio buffers OBSERVER decoded from FROM so far. */
@@ -171,7 +59,7 @@ const heard = (observer, from) => observer.latest?.received?.[from.pid]?.audio_b
 async function untilHears(observer, from, more = 50) {
   const base = heard(observer, from);
   await observer.until((s) => (s.received?.[from.pid]?.audio_buffers ?? 0) >= base + more,
-    `${observer.user} to hear ${from.user} (${more} more buffers)`);
+    `${observer.user} to hear ${from.user} (${more} more buffers)`, 30000);
 }
 
 /**
@@ -202,7 +90,7 @@ async function facilitator(room, user = 'mentor') {
 
 /** Waits until the facilitator saw P join (participant-joined) and P knows its id. */
 async function joined(peers) {
-  await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, `${p.user} to join`)));
+  await Promise.all(peers.map((p) => p.until((s) => !!s.participant_id, `${p.user} to join`, 30000)));
 }
 
 /** Forgets the queued events NAME of CLIENT, so that waits see only new ones. */
@@ -222,7 +110,7 @@ describe('timed exercise', () => {
   it('mutes every participant at the subscribers, reaches a late joiner, and pens down restores audio', async () => {
     const room = freshRoom();
     const m = await facilitator(room);
-    await withPeers([new Peer({ user: 'ana', room }), new Peer({ user: 'ben', room })], async ([a, b]) => {
+    await withPeers([peer({ user: 'ana', room }), peer({ user: 'ben', room })], async ([a, b]) => {
       await joined([a, b]);
       await Promise.all([untilHears(a, b), untilHears(b, a)]);
 
@@ -291,7 +179,7 @@ describe('reading order', () => {
   it('spotlights and unmutes only the current reader; next and skip move along', async () => {
     const room = freshRoom();
     const m = await facilitator(room);
-    const peers = ['dana', 'eli', 'fay'].map((user) => new Peer({ user, room }));
+    const peers = ['dana', 'eli', 'fay'].map((user) => peer({ user, room }));
     await withPeers(peers, async ([d, e, f]) => {
       await joined([d, e, f]);
       await Promise.all([untilHears(f, d), untilHears(f, e), untilHears(d, e), untilHears(d, f)]);
@@ -446,8 +334,8 @@ describe('active speaker', () => {
     const SWAP_MS = 16000;
     const spawned = Date.now();
     const peers = [
-      new Peer({ user: 'ivy', room, args: ['--tone-volume', `0.5,${SWAP_MS / 1000}:0.02`] }),
-      new Peer({ user: 'jon', room, args: ['--tone-volume', `0.02,${SWAP_MS / 1000}:0.5`] }),
+      peer({ user: 'ivy', room, args: ['--tone-volume', `0.5,${SWAP_MS / 1000}:0.02`] }),
+      peer({ user: 'jon', room, args: ['--tone-volume', `0.02,${SWAP_MS / 1000}:0.5`] }),
     ];
     await withPeers(peers, async ([i, j]) => {
       await joined([i, j]);
@@ -478,8 +366,8 @@ describe('attendance and engagement', () => {
     const sessionId = mres.data.room.session_id;
     assert.match(sessionId, /^[0-9a-f]+$/);
     const peers = [
-      new Peer({ user: 'lou', room, args: ['--tone-volume', '0.5'] }), // speaks all along
-      new Peer({ user: 'max', room, args: ['--tone-volume', '0.001'] }), // a ghost: there, never heard
+      peer({ user: 'lou', room, args: ['--tone-volume', '0.5'] }), // speaks all along
+      peer({ user: 'max', room, args: ['--tone-volume', '0.001'] }), // a ghost: there, never heard
     ];
     await withPeers(peers, async ([lou]) => {
       await joined(peers);

@@ -1,7 +1,9 @@
 // Shared by the media tests: where the WebRTC test client, the recording
 // probe and the link impairer are, the check that the test runs in a network
-// namespace holding only loopback (media must never leave the machine), and
-// a tribu-client process driver (ClientPeer) with what its stats lines tell.
+// namespace holding only loopback (media must never leave the machine), a
+// tribu-client process driver (ClientPeer, joinPeer) with what its stats
+// lines tell, and the waits the tests share on it (sees, untilMoreFrom,
+// withPeers).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
@@ -75,20 +77,22 @@ process.on('exit', () => {
  *
  * Options: user (a label for messages), url, token, args (more options),
  * wrap (a command that runs the client, e.g. ['nsenter', '--net=/proc/N/ns/net']),
- * duration (s, default 110), timeoutMs (SIGKILL after, default 120 s).
+ * duration (s, default 110), timeoutMs (SIGKILL after, default duration + 10 s).
  *
  * `stats` holds every stats line, each given `at` (Date.now() on arrival);
- * `latest` is the newest; `done` resolves at exit with {code, signal,
- * result, stats, stdout, stderr}, result being the client's last JSON line.
+ * `latest` is the newest; `spawnedAt` and `stoppedAt` (set by stop()) are
+ * Date.now() values; `done` resolves at exit with {code, signal, result,
+ * stats, stdout, stderr}, result being the client's last JSON line.
  */
 export class ClientPeer {
-  constructor({ user, url, token, args = [], wrap = [], duration = 110, timeoutMs = 120000 }) {
+  constructor({ user, url, token, args = [], wrap = [], duration = 110, timeoutMs = (duration + 10) * 1000 }) {
     this.user = user;
     const argv = ['--url', url, '--token', token, '--name', user, '--stats', '--duration', String(duration), ...args];
     const [cmd, ...cmdArgs] = [...wrap, TRIBU_CLIENT, ...argv];
     const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     runningClients.add(child);
     this.child = child;
+    this.spawnedAt = Date.now();
     this.stats = [];
     this.latest = undefined;
     this.stderr = '';
@@ -216,11 +220,85 @@ export class ClientPeer {
     );
   }
 
+  /** Resolves with the last of the next N stats lines (by the client's
+   * clock, t_ms), each awaited for up to 10 s. */
+  async lines(n) {
+    let last;
+    for (let i = 0; i < n; i++) {
+      const t = this.latest?.t_ms ?? -1;
+      last = await this.until((s) => s.t_ms > t, `stats line ${i + 1}/${n}`, 10000);
+    }
+    return last;
+  }
+
+  /** When this client started publishing, as well as its 1 s stats show it:
+   * halfway between the last stats line whose publish DTLS was not yet
+   * connected (or the spawn) and the first where it was (media flows from
+   * then on). Not the RTP counters: they come from get-stats, which lags up
+   * to a second. Undefined before that. */
+  get publishedFrom() {
+    const i = this.stats.findIndex((s) => s.publish?.dtls === 'connected');
+    if (i < 0) return undefined;
+    const before = i > 0 ? this.stats[i - 1].at : this.spawnedAt;
+    return (before + this.stats[i].at) / 2;
+  }
+
   /** SIGTERM (the client then prints its verdict); resolves with done. */
   stop() {
-    if (!this.exited) this.child.kill('SIGTERM');
+    if (!this.exited) {
+      this.stoppedAt = Date.now();
+      this.child.kill('SIGTERM');
+    }
     return this.done;
   }
+
+  /** SIGKILL (no verdict); resolves with done. */
+  kill() {
+    if (!this.exited) this.child.kill('SIGKILL');
+    return this.done;
+  }
+}
+
+/** Stops every one of PEERS (ClientPeers) and resolves with their runs. */
+export const stopAll = (peers) => Promise.all(peers.map((p) => p.stop()));
+
+/** Runs FN(PEERS) and stops the peers whatever happens. */
+export async function withPeers(peers, fn) {
+  try {
+    return await fn(peers);
+  } finally {
+    await stopAll(peers);
+  }
+}
+
+/** True when stats line S shows, from participant PID, at least FRAMES video
+ * frames of WIDTH×HEIGHT (FRAMES 0: no video wanted) and AUDIO audio buffers. */
+export function sees(s, pid, { frames = 30, audio = 50, width = 320, height = 240 } = {}) {
+  const r = pid && s?.received?.[pid];
+  if (!r) return false;
+  if (frames > 0 && (r.video_frames < frames || r.width !== width || r.height !== height)) return false;
+  return r.audio_buffers >= audio;
+}
+
+/** Resolves when ClientPeer P has decoded ≥ 20 more frames and ≥ 50 more
+ * audio buffers from PID than in its stats line FROM. */
+export function untilMoreFrom(p, from, pid, timeout = 30000) {
+  const f0 = from.received[pid]?.video_frames ?? 0;
+  const a0 = from.received[pid]?.audio_buffers ?? 0;
+  return p.until(
+    (s) => s.received[pid]?.video_frames >= f0 + 20 && s.received[pid]?.audio_buffers >= a0 + 50,
+    `${p.user} to keep decoding ${pid} (from ${f0} frames, ${a0} audio buffers)`,
+    timeout,
+  );
+}
+
+/**
+ * A ClientPeer joined to SRV (a startTribud() server) as USER, with a token
+ * it signs for ROOM, KIND (default coaching) and ROLE (default student);
+ * the other OPTS (args, wrap, duration, timeoutMs) go to ClientPeer.
+ */
+export function joinPeer(srv, { user, room, kind = 'coaching', role, ...opts }) {
+  return new ClientPeer({ user, url: srv.wsUrl, token: srv.sign({ user, room, kind, role }), ...opts });
 }
 
 /**
