@@ -791,18 +791,22 @@ describe('media bad input', () => {
       malloryPid = run.result?.participant_id;
       assert.ok(malloryPid, JSON.stringify(run.result));
       assert.equal(run.result.reason, 'removed from the room (media-failed)', JSON.stringify(run.result));
-      // Her ICE got connected: the refusal is DTLS's.
-      assert.match(mallory.stderr, /publish: ice-connection-state -> (connected|completed)/, mallory.stderr.slice(-3000));
+      // Her ICE got connected: the refusal is DTLS's. Whichever of her two
+      // PeerConnections connects first fails DTLS and removes her, so the
+      // other may never get that far.
+      assert.match(mallory.stderr, /(publish|subscribe): ice-connection-state -> (connected|completed)/,
+        mallory.stderr.slice(-3000));
       // The client is told why before it is removed.
       assert.match(mallory.stderr, /<- \{"event": ?"media-state".*"state": ?"failed".*"reason": ?"DTLS: fingerprint mismatch"/,
         mallory.stderr.slice(-3000));
       assert.match(mallory.stderr, /<- \{"event": ?"removed".*"media-failed"/);
-      // tribud counted and logged it, once for her transport (one line of
-      // the DTLS failure, one of the removal; never per datagram).
+      // tribud counted and logged it: a few lines, never one a datagram.
       assert.ok((await metric()) >= mismatches0 + 1, `fingerprint mismatches ${mismatches0} -> ${await metric()}`);
       const logged = srv.stderr.split('\n').filter((l) => l.includes(`${room}/${malloryPid}`) && /fingerprint mismatch/.test(l));
       t.diagnostic(`tribud log: ${logged.join(' | ')}`);
-      assert.ok(logged.length >= 1 && logged.length <= 3, logged.join('\n'));
+      // At most three lines a PeerConnection (the DTLS failure, the
+      // transport's, the removal), both of hers if both got that far.
+      assert.ok(logged.length >= 1 && logged.length <= 6, logged.join('\n'));
       // The others: told she left, nothing of her forwarded, their call
       // goes on.
       const during = { a: framesFrom(alice, bob), b: framesFrom(bob, alice) };
